@@ -1,0 +1,18 @@
+"""Test-session set-up.
+
+The CUDA backend is tested on numba's CUDA simulator unless a real GPU is asked for with
+``NUMBA_ENABLE_CUDASIM=0``. The variable must be set before numba is first imported, which is
+why it sits at the very top of this file.
+"""
+
+import os
+
+os.environ.setdefault("NUMBA_ENABLE_CUDASIM", "1")
+
+from hypothesis import HealthCheck, settings  # noqa: E402
+
+# deadline=None: the first call of a Numba kernel compiles it (seconds), which is not slowness.
+settings.register_profile(
+    "tinysae", deadline=None, suppress_health_check=[HealthCheck.too_slow], print_blob=True
+)
+settings.load_profile("tinysae")

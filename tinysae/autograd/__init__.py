@@ -1,0 +1,54 @@
+"""tinysae's explaining reverse-mode autodiff engine.
+
+``Tensor`` wraps a numpy array and records the op that made it; ``backward()`` applies each op's
+vector-Jacobian product in reverse topological order; ``explain(output, wrt)`` prints the chain
+rule step by step from the same op definitions (:data:`OPS`); ``gradcheck`` compares a gradient
+with central finite differences. It knows nothing of autoencoders.
+"""
+
+from tinysae.autograd.explain import Derivation, explain
+from tinysae.autograd.gradcheck import (
+    GradcheckReport,
+    compare_gradients,
+    gradcheck,
+    numerical_gradient,
+    relative_error,
+)
+from tinysae.autograd.ops import OPS, Op, unbroadcast
+from tinysae.autograd.tensor import (
+    NonFiniteGradientError,
+    Tensor,
+    absolute,
+    exp,
+    log,
+    mask,
+    relu,
+    sigmoid,
+    square,
+    tanh,
+    where,
+)
+
+__all__ = [
+    "OPS",
+    "Derivation",
+    "GradcheckReport",
+    "NonFiniteGradientError",
+    "Op",
+    "Tensor",
+    "absolute",
+    "compare_gradients",
+    "exp",
+    "explain",
+    "gradcheck",
+    "log",
+    "mask",
+    "numerical_gradient",
+    "relative_error",
+    "relu",
+    "sigmoid",
+    "square",
+    "tanh",
+    "unbroadcast",
+    "where",
+]

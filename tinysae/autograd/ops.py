@@ -1,0 +1,177 @@
+r"""The engine's primitive operations, each defined once, as one entry of a table.
+
+Every op holds four things side by side (HIPS-autograd's ``defvjp`` table, minitorch's
+``Function`` classes):
+
+* ``forward(*arrays, **attrs) -> array``: the value;
+* ``vjp(g, out, arrays, attrs) -> grads``: the vector-Jacobian product, one gradient per input,
+  given the upstream gradient ``g`` (shape of ``out``). A binary op may return a gradient of
+  the *broadcast* shape: the engine passes every input's gradient through :func:`unbroadcast`;
+* ``text`` / ``latex``: the local derivative for each input, as plain text and as LaTeX, with
+  placeholders ``<x>`` (the input of a unary op), ``<a>``, ``<b>`` (the inputs of a binary op),
+  ``<out>`` (the output), ``<g>`` (the upstream gradient) and ``<p>``, ``<axis>``, ``<N>``
+  (attributes). :mod:`tinysae.autograd.explain` fills them with node names, so an explanation
+  is generated from the very definitions the engine runs.
+
+For an ``elementwise`` op the formula is :math:`\partial\,\mathrm{out} / \partial\,\mathrm{input}`
+and the gradient is ``g * formula``; for the others (matmul, transpose, sum, mean, reshape) the
+formula is the vector-Jacobian product itself and mentions ``<g>``.
+
+The primitive set is small on purpose; the KL divergence, the losses and TopK are composed from
+these in the layers above.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+Arrays = tuple[np.ndarray, ...]
+
+
+@dataclass(frozen=True)
+class Op:
+    """One primitive: its value, its vector-Jacobian product and its derivative as math."""
+
+    name: str
+    forward: Callable[..., np.ndarray]
+    vjp: Callable[[np.ndarray, np.ndarray, Arrays, dict[str, Any]], Arrays]
+    text: tuple[str, ...]
+    latex: tuple[str, ...]
+    elementwise: bool = True
+    expr: str = ""
+
+    @property
+    def arity(self) -> int:
+        """How many tensor inputs the op takes."""
+        return len(self.text)
+
+
+#: The registry: op name -> :class:`Op`.
+OPS: dict[str, Op] = {}
+
+
+def defop(name: str, forward: Callable[..., np.ndarray], vjp: Callable[..., Arrays], text: tuple[str, ...],
+          latex: tuple[str, ...], elementwise: bool = True, expr: str = "") -> Op:
+    """Define op ``name`` once and register it in :data:`OPS`."""
+    op = Op(name, forward, vjp, text, latex, elementwise, expr)
+    OPS[name] = op
+    return op
+
+
+def unbroadcast(grad: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
+    """Sum ``grad`` down to ``shape``: the adjoint of numpy broadcasting.
+
+    Broadcasting copies an input along new leading axes and along axes of length 1; the
+    gradient of a copy is the sum of the copies' gradients. Used for every input of every op.
+    """
+    while grad.ndim > len(shape):
+        grad = grad.sum(axis=0)
+    for axis, size in enumerate(shape):
+        if size == 1 and grad.shape[axis] != 1:
+            grad = grad.sum(axis=axis, keepdims=True)
+    return grad
+
+
+def stable_sigmoid(x: np.ndarray) -> np.ndarray:
+    r""":math:`\sigma(x) = 1/(1+e^{-x})` without overflow: ``exp`` only ever sees ``-|x|``."""
+    z = np.exp(-np.abs(x))
+    return np.where(x >= 0, 1.0 / (1.0 + z), z / (1.0 + z)).astype(x.dtype, copy=False)
+
+
+# ---- elementwise binary ops (the engine un-broadcasts their gradients) ---------------------------
+defop("add", lambda a, b: a + b, lambda g, out, x, k: (g, g),
+      ("1", "1"), ("1", "1"), expr="<a> + <b>")
+defop("sub", lambda a, b: a - b, lambda g, out, x, k: (g, -g),
+      ("1", "-1"), ("1", "-1"), expr="<a> - <b>")
+defop("mul", lambda a, b: a * b, lambda g, out, x, k: (g * x[1], g * x[0]),
+      ("<b>", "<a>"), ("<b>", "<a>"), expr="<a> * <b>")
+defop("div", lambda a, b: a / b, lambda g, out, x, k: (g / x[1], -g * x[0] / x[1] ** 2),
+      ("1 / <b>", "-<a> / <b>^2"), (r"\frac{1}{<b>}", r"-\frac{<a>}{<b>^{2}}"), expr="<a> / <b>")
+defop("where", lambda a, b, mask: np.where(mask, a, b),
+      lambda g, out, x, k: (np.where(k["mask"], g, 0.0), np.where(k["mask"], 0.0, g)),
+      ("[mask]", "[not mask]"), (r"\mathbb{1}[\text{mask}]", r"\mathbb{1}[\lnot\text{mask}]"),
+      expr="where(mask, <a>, <b>)")
+
+# ---- elementwise unary ops ----------------------------------------------------------------------
+defop("neg", lambda x: -x, lambda g, out, x, k: (-g,), ("-1",), ("-1",), expr="-<x>")
+defop("pow", lambda x, p: x**p, lambda g, out, x, k: (g * k["p"] * x[0] ** (k["p"] - 1),),
+      ("<p> * <x>^(<p> - 1)",), (r"<p>\,<x>^{<p>-1}",), expr="<x>^<p>")
+defop("square", lambda x: x * x, lambda g, out, x, k: (g * 2 * x[0],),
+      ("2 * <x>",), (r"2\,<x>",), expr="<x>^2")
+defop("exp", np.exp, lambda g, out, x, k: (g * out,),
+      ("exp(<x>)",), (r"e^{<x>}",), expr="exp(<x>)")
+defop("log", np.log, lambda g, out, x, k: (g / x[0],),
+      ("1 / <x>",), (r"\frac{1}{<x>}",), expr="log(<x>)")
+defop("sigmoid", stable_sigmoid, lambda g, out, x, k: (g * out * (1 - out),),
+      ("sigmoid(<x>) * (1 - sigmoid(<x>))",), (r"\sigma(<x>)\,(1-\sigma(<x>))",), expr="sigmoid(<x>)")
+defop("tanh", np.tanh, lambda g, out, x, k: (g * (1 - out * out),),
+      ("1 - tanh(<x>)^2",), (r"1-\tanh^{2}(<x>)",), expr="tanh(<x>)")
+defop("relu", lambda x: np.maximum(x, 0), lambda g, out, x, k: (g * (x[0] > 0),),
+      ("[<x> > 0]",), (r"\mathbb{1}[<x> > 0]",), expr="relu(<x>)")
+defop("abs", np.abs, lambda g, out, x, k: (g * np.sign(x[0]),),
+      ("sign(<x>)",), (r"\operatorname{sign}(<x>)",), expr="|<x>|")
+
+
+# ---- structural ops: the formula is the vector-Jacobian product itself ----------------------------
+def _matmul_forward(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    if a.ndim not in (1, 2) or b.ndim not in (1, 2):
+        raise ValueError(f"matmul takes 1-D or 2-D operands, got shapes {a.shape} and {b.shape}")
+    if a.shape[-1] != b.shape[0]:
+        raise ValueError(
+            f"matmul: shapes {a.shape} and {b.shape} are incompatible: the left operand's last "
+            f"dimension {a.shape[-1]} must equal the right operand's first dimension {b.shape[0]}"
+        )
+    return a @ b
+
+
+def _matmul_vjp(g: np.ndarray, out: np.ndarray, x: Arrays, k: dict[str, Any]) -> Arrays:
+    """``dA = G B^T``, ``dB = A^T G``, with 1-D operands viewed as a row (left) or column (right)."""
+    a, b = x
+    a2 = a if a.ndim == 2 else a[None, :]
+    b2 = b if b.ndim == 2 else b[:, None]
+    g2 = np.reshape(g, (a2.shape[0], b2.shape[1]))
+    return (g2 @ b2.T).reshape(a.shape), (a2.T @ g2).reshape(b.shape)
+
+
+defop("matmul", _matmul_forward, _matmul_vjp, ("<g> @ <b>^T", "<a>^T @ <g>"),
+      (r"<g>\,<b>^{\top}", r"<a>^{\top}\,<g>"), elementwise=False, expr="<a> @ <b>")
+defop("transpose", np.transpose, lambda g, out, x, k: (np.transpose(g),),
+      ("<g>^T",), (r"<g>^{\top}",), elementwise=False, expr="<x>^T")
+defop("reshape", lambda x, shape: np.reshape(x, shape), lambda g, out, x, k: (np.reshape(g, x[0].shape),),
+      ("<g> reshaped to the shape of <x>",), (r"\operatorname{reshape}(<g>)",),
+      elementwise=False, expr="reshape(<x>)")
+
+
+def _spread(g: np.ndarray, x: np.ndarray, axis: int | tuple[int, ...] | None, keepdims: bool) -> np.ndarray:
+    """Copy ``g`` back along the reduced ``axis`` of ``x`` (the adjoint of a sum)."""
+    if axis is not None and not keepdims:
+        g = np.expand_dims(g, axis)
+    return np.broadcast_to(g, x.shape)
+
+
+def reduced_count(shape: tuple[int, ...], axis: int | tuple[int, ...] | None) -> int:
+    """How many entries a reduction over ``axis`` of an array of ``shape`` combines (the N of a mean)."""
+    if axis is None:
+        return int(np.prod(shape, dtype=np.int64))
+    axes = (axis,) if isinstance(axis, int) else axis
+    return int(np.prod([shape[a] for a in axes], dtype=np.int64))
+
+
+defop("sum", lambda x, axis, keepdims: np.sum(x, axis=axis, keepdims=keepdims),
+      lambda g, out, x, k: (_spread(g, x[0], k["axis"], k["keepdims"]),),
+      ("<g> copied along <axis>",), (r"<g>\ \text{copied along <axis>}",),
+      elementwise=False, expr="sum_<axis> <x>")
+
+
+def _mean_vjp(g: np.ndarray, out: np.ndarray, x: Arrays, k: dict[str, Any]) -> Arrays:
+    """``g / N`` copied back along the averaged axes (N entries were averaged)."""
+    return (_spread(g, x[0], k["axis"], k["keepdims"]) / reduced_count(x[0].shape, k["axis"]),)
+
+
+defop("mean", lambda x, axis, keepdims: np.mean(x, axis=axis, keepdims=keepdims), _mean_vjp,
+      ("<g> / N copied along <axis> (N = <N>)",), (r"\frac{1}{<N>}\,<g>\ \text{copied along <axis>}",),
+      elementwise=False, expr="mean_<axis> <x>")

@@ -1,0 +1,380 @@
+r"""``Tensor``: a numpy array that remembers how it was made, and reverse-mode differentiation.
+
+A tensor made by an op keeps the op (an entry of :data:`tinysae.autograd.ops.OPS`), its
+parents and the op's attributes. :meth:`Tensor.backward` visits the graph in reverse
+topological order (computed without recursion, so a chain of 10,000 ops is fine) and applies
+each op's vector-Jacobian product:
+
+.. math::
+
+    \bar{x} \mathrel{+}= \mathrm{vjp}_{\mathrm{op}}(\bar{y}) \quad\text{for every edge } x \to y,
+
+summing over every path from the output to ``x``. :func:`apply` is the one place that records
+history (minitorch's ``Function.apply``); :func:`input_grads` is the one place that runs a VJP,
+un-broadcasts it and checks it is finite; :mod:`tinysae.autograd.explain` uses both.
+
+Repeated ``backward()`` calls **accumulate** into ``.grad`` (as in PyTorch); call
+:meth:`Tensor.zero_grad` on the output to reset every ``.grad`` of its graph.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+
+from tinysae.autograd.ops import OPS, reduced_count, unbroadcast
+
+_ids = itertools.count()
+Axis = int | tuple[int, ...] | None
+
+
+class NonFiniteGradientError(FloatingPointError):
+    """A gradient became NaN or inf during ``backward()``; the message names the op and node."""
+
+
+def as_float_array(data: object) -> np.ndarray:
+    """``data`` as a float64 array (float32 kept as float32; bools and ints become float64)."""
+    array = np.asarray(data)
+    if array.dtype.kind in "biu" or (array.dtype.kind == "f" and array.dtype not in (np.float32, np.float64)):
+        return array.astype(np.float64)
+    if array.dtype.kind != "f":
+        raise TypeError(f"Tensor data must hold real numbers (bool, int or float), got dtype {array.dtype}")
+    return array
+
+
+class Tensor:
+    """A float array with a name, the op that made it, and ``.grad`` after ``backward()``.
+
+    ``Tensor(data, name="W1")`` makes a leaf; ops make the others (auto-named after the op,
+    e.g. ``sigmoid_12``, until :meth:`named` gives them a name such as ``"H"``;
+    ``auto_named`` tells which, and :func:`~tinysae.autograd.explain` renumbers those).
+    """
+
+    __array_ufunc__ = None  # numpy defers to our reflected operators: ndarray + Tensor -> Tensor
+
+    def __init__(self, data: object, name: str | None = None) -> None:
+        self.data = as_float_array(data.data if isinstance(data, Tensor) else data)
+        self.grad: np.ndarray | None = None
+        self.name = name if name is not None else f"t_{next(_ids)}"
+        self.auto_named = name is None
+        self.op: str | None = None
+        self.parents: tuple[Tensor, ...] = ()
+        self.attrs: dict[str, Any] = {}
+
+    # ---- basics ------------------------------------------------------------------------------
+    @property
+    def shape(self) -> tuple[int, ...]:
+        return self.data.shape
+
+    @property
+    def ndim(self) -> int:
+        return self.data.ndim
+
+    @property
+    def dtype(self) -> np.dtype:
+        return self.data.dtype
+
+    @property
+    def size(self) -> int:
+        return self.data.size
+
+    def named(self, name: str) -> Tensor:
+        """Give this tensor a name (used by :func:`~tinysae.autograd.explain`) and return it."""
+        self.name = str(name)
+        self.auto_named = False
+        return self
+
+    def __repr__(self) -> str:
+        made = f", op={self.op}" if self.op else ""
+        return f"Tensor(name={self.name!r}, shape={self.shape}, dtype={self.dtype}{made})"
+
+    # ---- arithmetic: every operator is one op of the table -----------------------------------
+    def _lift(self, other: object) -> Tensor:
+        """``other`` as a Tensor; a Python number takes this tensor's dtype and its value as name."""
+        if isinstance(other, Tensor):
+            return other
+        if isinstance(other, (bool, int, float)):
+            return Tensor(np.asarray(other, dtype=self.dtype), name=f"{other:g}")
+        constant = Tensor(other)
+        constant.name = f"const_{next(_ids)}"
+        return constant
+
+    def __add__(self, other: object) -> Tensor:
+        return apply("add", self, self._lift(other))
+
+    def __radd__(self, other: object) -> Tensor:
+        return apply("add", self._lift(other), self)
+
+    def __sub__(self, other: object) -> Tensor:
+        return apply("sub", self, self._lift(other))
+
+    def __rsub__(self, other: object) -> Tensor:
+        return apply("sub", self._lift(other), self)
+
+    def __mul__(self, other: object) -> Tensor:
+        return apply("mul", self, self._lift(other))
+
+    def __rmul__(self, other: object) -> Tensor:
+        return apply("mul", self._lift(other), self)
+
+    def __truediv__(self, other: object) -> Tensor:
+        return apply("div", self, self._lift(other))
+
+    def __rtruediv__(self, other: object) -> Tensor:
+        return apply("div", self._lift(other), self)
+
+    def __matmul__(self, other: object) -> Tensor:
+        return apply("matmul", self, self._lift(other))
+
+    def __rmatmul__(self, other: object) -> Tensor:
+        return apply("matmul", self._lift(other), self)
+
+    def __neg__(self) -> Tensor:
+        return apply("neg", self)
+
+    def __abs__(self) -> Tensor:
+        return apply("abs", self)
+
+    def __pow__(self, p: object) -> Tensor:
+        if isinstance(p, bool) or not isinstance(p, (int, float, np.integer, np.floating)):
+            raise TypeError(f"Tensor ** p needs a real scalar exponent p, got {type(p).__name__}")
+        return apply("pow", self, p=float(p))
+
+    def __rpow__(self, base: object) -> Tensor:
+        raise TypeError("scalar ** Tensor is not a primitive; write exp(log(base) * t) instead")
+
+    @property
+    def T(self) -> Tensor:
+        """The transpose (all axes reversed)."""
+        return apply("transpose", self)
+
+    def reshape(self, *shape: int | tuple[int, ...]) -> Tensor:
+        """The same entries in a new shape (``t.reshape(2, 3)`` or ``t.reshape((2, 3))``)."""
+        new_shape = tuple(shape[0]) if len(shape) == 1 and isinstance(shape[0], tuple) else shape
+        return apply("reshape", self, shape=new_shape)
+
+    def sum(self, axis: Axis = None, keepdims: bool = False) -> Tensor:
+        """Sum over ``axis`` (all axes when None)."""
+        return apply("sum", self, axis=_normalize_axis(axis, self.ndim), keepdims=bool(keepdims))
+
+    def mean(self, axis: Axis = None, keepdims: bool = False) -> Tensor:
+        """Mean over ``axis`` (all axes when None)."""
+        return apply("mean", self, axis=_normalize_axis(axis, self.ndim), keepdims=bool(keepdims))
+
+    def exp(self) -> Tensor:
+        return apply("exp", self)
+
+    def log(self) -> Tensor:
+        return apply("log", self)
+
+    def sigmoid(self) -> Tensor:
+        return apply("sigmoid", self)
+
+    def tanh(self) -> Tensor:
+        return apply("tanh", self)
+
+    def relu(self) -> Tensor:
+        return apply("relu", self)
+
+    def abs(self) -> Tensor:
+        return apply("abs", self)
+
+    def square(self) -> Tensor:
+        return apply("square", self)
+
+    # ---- differentiation -------------------------------------------------------------------
+    def backward(self, grad: object = None) -> None:
+        """Accumulate ``d self / d node`` into ``node.grad`` for every node of the graph.
+
+        ``grad`` is the seed (shape of ``self``); it may be left out only for a tensor with one
+        entry, which is seeded with 1. Calls accumulate; see :meth:`zero_grad`.
+        """
+        if grad is None:
+            if self.size != 1:
+                raise ValueError(
+                    f"backward() on the non-scalar Tensor {self.name!r} of shape {self.shape} needs an "
+                    f"explicit seed gradient: call .backward(grad) with an array of shape {self.shape}, "
+                    "or reduce it to a scalar first (e.g. .sum())"
+                )
+            seed = np.ones(self.shape, dtype=self.dtype)
+        else:
+            seed = as_float_array(grad.data if isinstance(grad, Tensor) else grad)
+            if seed.shape != self.shape:
+                raise ValueError(f"backward(grad): grad has shape {seed.shape}, expected {self.shape}")
+            if not np.all(np.isfinite(seed)):
+                raise ValueError("backward(grad): the seed gradient holds NaN or inf")
+        pending = {id(self): seed}
+        for node in reversed(topological_order(self)):
+            g = pending.pop(id(node))
+            node.grad = np.array(g) if node.grad is None else node.grad + g
+            for parent, parent_grad in zip(node.parents, input_grads(node, g)):
+                previous = pending.get(id(parent))
+                pending[id(parent)] = parent_grad if previous is None else previous + parent_grad
+
+    def zero_grad(self) -> None:
+        """Set ``.grad = None`` on this tensor and every tensor it was computed from."""
+        for node in topological_order(self):
+            node.grad = None
+
+    def local_derivative(self, index: int, latex: bool = False, g: str = "g",
+                         namer: Callable[[str], str] = str) -> str:
+        """The local derivative of this node w.r.t. its parent ``index``, from the op's definition,
+        with the parents' names (passed through ``namer``) in place of the placeholders."""
+        op = OPS[self.op]
+        template = op.latex[index] if latex else op.text[index]
+        return fill(template, self, namer, g)
+
+
+def _normalize_axis(axis: Axis, ndim: int) -> Axis:
+    """``axis`` with negative entries made positive; ValueError when out of range."""
+    if axis is None:
+        return None
+    axes = (axis,) if isinstance(axis, (int, np.integer)) else tuple(axis)
+    if any(not -ndim <= a < ndim for a in axes):
+        raise ValueError(f"axis={axis!r} is out of range for a tensor with {ndim} dimension(s)")
+    axes = tuple(sorted(int(a) % ndim for a in axes))
+    return axes[0] if isinstance(axis, (int, np.integer)) else axes
+
+
+def _describe_axis(axis: Axis) -> str:
+    if axis is None:
+        return "all axes"
+    return f"axis {axis}" if isinstance(axis, int) else f"axes {axis}"
+
+
+def group(name: str) -> str:
+    """Parenthesise a name that contains an operator or a space, so formulas stay unambiguous."""
+    core = name.removesuffix("^{\\top}")  # a LaTeX transpose W_{2}^{\top} needs no parentheses
+    return f"({name})" if any(c in core for c in " +-*/@^") else name
+
+
+def fill(template: str, node: Tensor, namer: Callable[[str], str] = str, g: str = "g") -> str:
+    """Fill an op's formula ``template`` with ``node``'s parents' names and attributes."""
+    names = [group(namer(p.name)) for p in node.parents]
+    slots = {"<x>": names[0]} if len(names) == 1 else {"<a>": names[0], "<b>": names[1]}
+    slots.update({"<g>": g, "<out>": group(namer(node.name))})
+    if "p" in node.attrs:
+        slots["<p>"] = f"{node.attrs['p']:g}"
+    if "axis" in node.attrs:
+        slots["<axis>"] = _describe_axis(node.attrs["axis"])
+        slots["<N>"] = str(reduced_count(node.parents[0].shape, node.attrs["axis"]))
+    for slot, value in slots.items():
+        template = template.replace(slot, value)
+    # A parent that is itself a transpose: (A^T)^T = A.
+    return template.replace(r"^{\top}^{\top}", "").replace(".T^T", "")
+
+
+def apply(op_name: str, *parents: Tensor, **attrs: Any) -> Tensor:
+    """Run op ``op_name`` forward on ``parents`` and record the history: the one place that does."""
+    op = OPS[op_name]
+    data = op.forward(*(p.data for p in parents), **attrs)
+    out = Tensor(data)
+    out.name = f"{op_name}_{next(_ids)}"
+    out.op, out.parents, out.attrs = op_name, parents, attrs
+    return out
+
+
+def input_grads(node: Tensor, g: np.ndarray) -> list[np.ndarray]:
+    """The gradients ``node`` sends to each parent for upstream gradient ``g``: the op's VJP,
+    un-broadcast to each parent's shape and cast to its dtype.
+
+    Raises :class:`NonFiniteGradientError` naming the op and node where a finite ``g`` first
+    turns into NaN or inf (``log`` at 0, ``div`` by 0, ...).
+    """
+    if node.op is None:
+        return []
+    op = OPS[node.op]
+    with np.errstate(all="ignore"):
+        raw = op.vjp(g, node.data, tuple(p.data for p in node.parents), node.attrs)
+    grads = []
+    for index, (parent, parent_grad) in enumerate(zip(node.parents, raw)):
+        parent_grad = unbroadcast(np.asarray(parent_grad), parent.shape).astype(parent.dtype, copy=False)
+        if not np.all(np.isfinite(parent_grad)):
+            kind = "NaN" if np.isnan(parent_grad).any() else "inf"
+            raise NonFiniteGradientError(
+                f"the gradient became {kind} in the backward pass of op '{node.op}' at node "
+                f"{node.name!r} (= {fill(op.expr, node)}), flowing to its input {parent.name!r}: the "
+                f"local derivative {node.local_derivative(index)} is not finite there "
+                f"(input range [{parent.data.min():.3g}, {parent.data.max():.3g}])"
+            )
+        grads.append(parent_grad)
+    return grads
+
+
+def topological_order(root: Tensor) -> list[Tensor]:
+    """Every node ``root`` depends on, parents before children, found without recursion."""
+    order: list[Tensor] = []
+    visited: set[int] = set()
+    stack: list[tuple[Tensor, bool]] = [(root, False)]
+    while stack:
+        node, parents_done = stack.pop()
+        if parents_done:
+            order.append(node)
+            continue
+        if id(node) in visited:
+            continue
+        visited.add(id(node))
+        stack.append((node, True))
+        stack.extend((p, False) for p in node.parents if id(p) not in visited)
+    return order
+
+
+# ---- functions (the same ops, called as functions) --------------------------------------------
+def _tensor(x: object) -> Tensor:
+    return x if isinstance(x, Tensor) else Tensor(x)
+
+
+def exp(x: object) -> Tensor:
+    """:math:`e^x`, elementwise."""
+    return _tensor(x).exp()
+
+
+def log(x: object) -> Tensor:
+    """Natural logarithm, elementwise."""
+    return _tensor(x).log()
+
+
+def sigmoid(x: object) -> Tensor:
+    r""":math:`\sigma(x) = 1/(1+e^{-x})`, elementwise, overflow-free."""
+    return _tensor(x).sigmoid()
+
+
+def tanh(x: object) -> Tensor:
+    """Hyperbolic tangent, elementwise."""
+    return _tensor(x).tanh()
+
+
+def relu(x: object) -> Tensor:
+    """``max(x, 0)``, elementwise; derivative ``[x > 0]`` (0 at the kink)."""
+    return _tensor(x).relu()
+
+
+def absolute(x: object) -> Tensor:
+    """``|x|``, elementwise; derivative ``sign(x)`` (0 at the kink)."""
+    return _tensor(x).abs()
+
+
+def square(x: object) -> Tensor:
+    """``x * x``, elementwise."""
+    return _tensor(x).square()
+
+
+def where(condition: object, a: object, b: object) -> Tensor:
+    """``a`` where the boolean array ``condition`` holds, else ``b`` (all broadcast together).
+
+    The gradient flows to ``a`` where ``condition`` holds and to ``b`` elsewhere. ``condition``
+    is data, not a Tensor: it is not differentiated (this is how TopK keeps its winners).
+    """
+    cond = np.asarray(condition.data if isinstance(condition, Tensor) else condition)
+    if cond.dtype != np.bool_:
+        raise TypeError(f"where(condition, a, b): condition must be a boolean array, got dtype {cond.dtype}")
+    first = a if isinstance(a, Tensor) else b if isinstance(b, Tensor) else Tensor(a)
+    return apply("where", first._lift(a), first._lift(b), mask=cond)
+
+
+def mask(x: Tensor, keep: object) -> Tensor:
+    """``x`` where the boolean array ``keep`` holds, 0 elsewhere: ``where(keep, x, 0)``."""
+    return where(keep, x, 0.0)

@@ -70,10 +70,19 @@ def available_backends() -> list[str]:
     return [name for name in BACKENDS if is_available(name)]
 
 
+def _auto_eligible(name: str) -> bool:
+    """Whether ``"auto"`` may pick backend ``name``: a backend module may define
+    ``auto_eligible() -> bool`` (the cuda backend says False on the CUDA simulator, which is
+    for tests, not speed)."""
+    eligible = getattr(importlib.import_module(BACKENDS[name]), "auto_eligible", None)
+    return eligible is None or bool(eligible())
+
+
 def resolve_auto() -> str:
-    """The name ``backend="auto"`` stands for here: the first available of :data:`AUTO_ORDER`."""
+    """The name ``backend="auto"`` stands for here: the first available and eligible backend of
+    :data:`AUTO_ORDER`."""
     for name in AUTO_ORDER:
-        if is_available(name):
+        if is_available(name) and _auto_eligible(name):
             return name
     return "numpy"
 

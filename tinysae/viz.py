@@ -1,0 +1,179 @@
+"""Pictures of a sparse autoencoder: its filters, its training curves, its hidden activity.
+
+* :func:`tile_filters` / :func:`show_filters`: UFLDL's ``display_network``. Each row of
+  ``W1 (k, n)`` is reshaped to an ``h x w`` patch, divided by its largest absolute value (so
+  every filter spans [-1, 1] and mid-gray is 0), and the patches are tiled on a near-square
+  grid with 1-pixel black gaps, shown in gray.
+* :func:`plot_training_curves`: the loss and its terms against the iteration (log scale), and
+  the mean of ``rho_hat``.
+* :func:`plot_rho_hat`: a histogram of ``rho_hat (k,)``, the mean activation of each hidden
+  unit, against the target ``rho``.
+
+Every function returns a :class:`matplotlib.figure.Figure` (shown inline when it is a
+notebook cell's value) and saves it when given ``path``. The figures are made without pyplot's
+global state, so scripts and tests never accumulate open windows. With no display available,
+matplotlib is switched to the Agg backend; inside a notebook kernel the kernel's own (inline)
+backend is loaded instead, which is what lets a returned Figure display.
+"""
+
+from __future__ import annotations
+
+import importlib
+import math
+import os
+import sys
+from pathlib import Path
+
+import matplotlib
+import numpy as np
+from matplotlib.figure import Figure
+from matplotlib.ticker import MaxNLocator
+
+from tinysae.metrics import as_filters
+
+
+def _headless() -> bool:
+    """True when no window can be opened: no X/Wayland display on Linux, and not a notebook."""
+    if "ipykernel" in sys.modules:
+        return False
+    if sys.platform.startswith("linux"):
+        return not (os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY"))
+    return False
+
+
+def _select_backend() -> None:
+    """In a notebook, load pyplot so the kernel's inline backend registers how to display a
+    Figure; with no display at all, use Agg (files only); otherwise leave matplotlib alone."""
+    if "ipykernel" in sys.modules:
+        try:  # importing the kernel's backend (inline) registers how a Figure is displayed
+            importlib.import_module("matplotlib.pyplot").switch_backend(matplotlib.get_backend())
+        except ImportError:  # a backend that cannot load here: figures still save, just not inline
+            pass
+    elif "matplotlib.pyplot" not in sys.modules and _headless():
+        matplotlib.use("Agg")
+
+
+_select_backend()
+
+
+def grid_shape(k: int) -> tuple[int, int]:
+    """``(rows, cols)`` of a near-square grid holding ``k`` tiles: ``cols = ceil(sqrt(k))``."""
+    if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or k < 1:
+        raise ValueError(f"k must be a positive integer, got {k!r}")
+    cols = math.ceil(math.sqrt(k))
+    rows = math.ceil(k / cols)
+    return rows, cols
+
+
+def tile_filters(W1: object, patch_shape: tuple[int, int] | None = None, gap: int = 1) -> np.ndarray:
+    """The image of :func:`show_filters` as an array.
+
+    Returns an array of shape ``(rows (h + gap) + gap, cols (w + gap) + gap)`` with
+    ``(rows, cols) = grid_shape(k)``: filter ``j`` sits at grid cell ``(j // cols, j % cols)``,
+    divided by its max absolute value (values in [-1, 1]); gaps and unused cells are -1 (black).
+    Patches are square unless ``patch_shape=(h, w)`` is given.
+    """
+    filters = as_filters(W1, patch_shape)
+    k, h, w = filters.shape
+    if isinstance(gap, bool) or not isinstance(gap, (int, np.integer)) or gap < 0:
+        raise ValueError(f"gap must be a non-negative integer, got {gap!r}")
+    rows, cols = grid_shape(k)
+    image = -np.ones((rows * (h + gap) + gap, cols * (w + gap) + gap))
+    scale = np.abs(filters).max(axis=(1, 2))
+    for j in range(k):
+        r, c = divmod(j, cols)
+        top, left = gap + r * (h + gap), gap + c * (w + gap)
+        image[top : top + h, left : left + w] = filters[j] / scale[j] if scale[j] > 0 else 0.0
+    return image
+
+
+def _save(fig: Figure, path: str | os.PathLike | None) -> None:
+    if path is not None:
+        path = Path(path)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fig.savefig(path, dpi=fig.dpi)
+
+
+def show_filters(
+    W1: object,
+    patch_shape: tuple[int, int] | None = None,
+    *,
+    title: str | None = None,
+    path: str | os.PathLike | None = None,
+    pixels_per_unit: int = 12,
+) -> Figure:
+    """UFLDL's ``display_network``: the filters ``W1 (k, n)`` tiled in gray (see :func:`tile_filters`).
+
+    Returns the Figure; writes it to ``path`` (e.g. ``figures/filters.png``) when given.
+    """
+    image = tile_filters(W1, patch_shape)
+    dpi = 100
+    height, width = image.shape
+    image_in = (width * pixels_per_unit / dpi, height * pixels_per_unit / dpi)  # (w, h) in inches
+    title_in = 0.35 if title else 0.0
+    fig = Figure(figsize=(image_in[0], image_in[1] + title_in), dpi=dpi)
+    ax = fig.add_axes((0, 0, 1, image_in[1] / (image_in[1] + title_in)))
+    ax.imshow(image, cmap="gray", vmin=-1, vmax=1, interpolation="nearest")
+    ax.set_axis_off()
+    if title:
+        fig.suptitle(title, fontsize=10)
+    _save(fig, path)
+    return fig
+
+
+def plot_training_curves(history: object, *, rho: float | None = None,
+                         path: str | os.PathLike | None = None) -> Figure:
+    """Loss and terms against the iteration (left, log scale) and mean ``rho_hat`` (right).
+
+    ``history`` is a :class:`tinysae.train.History` (or anything with its fields);
+    ``rho``, when given, is drawn as the target of the mean activation.
+    """
+    for name in ("iteration", "loss", "terms_iteration", "reconstruction", "sparsity", "rho_hat_mean"):
+        if not hasattr(history, name):
+            raise TypeError(f"history must be a tinysae.train.History, got {type(history).__name__} "
+                            f"without .{name}")
+    if len(history.loss) == 0:
+        raise ValueError("history is empty: nothing to plot")
+    fig = Figure(figsize=(10, 4), dpi=100, layout="constrained")
+    left, right = fig.subplots(1, 2)
+    left.plot(history.iteration, history.loss, label="loss J", color="black", lw=2)
+    for name, color in (("reconstruction", "tab:blue"), ("sparsity", "tab:orange"),
+                        ("weight_decay", "tab:green")):
+        values = np.asarray(getattr(history, name, []), dtype=float)
+        if values.size and np.all(values > 0):
+            left.plot(history.terms_iteration, values, label=name.replace("_", " "), color=color)
+    left.set_yscale("log")
+    left.set_xlabel("iteration")
+    left.set_ylabel("value")
+    left.set_title("objective and its terms")
+    left.legend()
+    right.plot(history.terms_iteration, history.rho_hat_mean, color="tab:purple", label="mean rho_hat")
+    if rho is not None:
+        right.axhline(rho, color="gray", ls="--", label=f"target rho = {rho:g}")
+    right.set_yscale("log")
+    right.set_xlabel("iteration")
+    right.set_ylabel("mean activation")
+    right.set_title("mean hidden activation")
+    right.legend()
+    _save(fig, path)
+    return fig
+
+
+def plot_rho_hat(rho_hat: object, *, rho: float | None = None, bins: int = 20,
+                 path: str | os.PathLike | None = None) -> Figure:
+    """Histogram of ``rho_hat (k,)``, each hidden unit's mean activation, with the target ``rho``."""
+    rho_hat = np.asarray(rho_hat, dtype=np.float64)
+    if rho_hat.ndim != 1 or rho_hat.size == 0 or not np.all(np.isfinite(rho_hat)):
+        raise ValueError(f"rho_hat must be a non-empty finite 1-D array (k,), got shape {rho_hat.shape}")
+    fig = Figure(figsize=(5, 3.5), dpi=100, layout="constrained")
+    ax = fig.add_subplot()
+    ax.hist(rho_hat, bins=bins, color="tab:blue", edgecolor="white")
+    if rho is not None:
+        ax.axvline(rho, color="black", ls="--", label=f"target rho = {rho:g}")
+        ax.legend()
+    ax.set_xlabel("rho_hat_j (mean activation of hidden unit j)")
+    ax.set_ylabel("hidden units")
+    ax.yaxis.set_major_locator(MaxNLocator(integer=True))
+    ax.set_title(f"{rho_hat.size} hidden units, mean rho_hat = {rho_hat.mean():.4g}")
+    _save(fig, path)
+    return fig

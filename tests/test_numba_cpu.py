@@ -1,0 +1,384 @@
+"""The Numba CPU backend equals the numpy reference, in float64 and float32, on each of its
+routes (serial loops; BLAS + fused passes on the calling thread; BLAS + fused passes in
+parallel; the size-based dispatch), stays finite when units saturate, runs as plain Python
+under ``NUMBA_DISABLE_JIT=1``, and picks its own threading layer."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import textwrap
+from functools import partial
+
+import numba
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from numba import njit
+from strategies import objectives, problems
+
+from tinysae.backends import _numba_kernels as kernels
+from tinysae.backends import loss_and_grad, numba_cpu, numpy_ref
+from tinysae.objective import Objective, Params, init_params
+
+PATHS = {
+    "loops": numba_cpu.loss_and_grad_loops,
+    "blas": partial(numba_cpu.loss_and_grad_blas, parallel=False),
+    "parallel": partial(numba_cpu.loss_and_grad_blas, parallel=True),
+    "dispatch": numba_cpu.loss_and_grad,
+}
+#: Relative error allowed against the float64 reference, by the dtype the backend computes in.
+TOLERANCE = {np.float64: 1e-10, np.float32: 1e-4}
+
+
+def rel_error(a: np.ndarray | float, b: np.ndarray | float, floor: float = 0.0) -> float:
+    """``||a - b|| / max(||a + b||, floor)`` (0 when both are 0).
+
+    ``floor`` is the dtype's smallest normal number when a float32 result is compared: a
+    gradient of 1e-45 (weight decay 1e-45 on a dead unit) is below what float32 resolves.
+    """
+    a, b = np.asarray(a, dtype=np.float64), np.asarray(b, dtype=np.float64)
+    denom = max(float(np.linalg.norm(a + b)), floor)
+    return 0.0 if denom == 0 else float(np.linalg.norm(a - b) / denom)
+
+
+def errors(params: Params, X: np.ndarray, objective: Objective, path: str, dtype: type) -> dict[str, float]:
+    """Relative errors of the backend in ``dtype`` against the float64 reference on the same
+    (``dtype``-rounded) inputs, for the loss and each gradient."""
+    params, X = params.astype(dtype), X.astype(dtype)
+    loss, grads = PATHS[path](params, X, objective)
+    ref_loss, ref_grads = numpy_ref.loss_and_grad(params.astype(np.float64), X.astype(np.float64), objective)
+    assert all(g.dtype == dtype for g in grads.arrays()), [g.dtype for g in grads.arrays()]
+    assert all(g.shape == r.shape for g, r in zip(grads.arrays(), ref_grads.arrays()))
+    floor = float(np.finfo(dtype).tiny)
+    out = {"loss": rel_error(loss, ref_loss, floor)}
+    out.update(
+        {
+            name: rel_error(g, r, floor)
+            for name, g, r in zip(("dW1", "db1", "dW2", "db2"), grads.arrays(), ref_grads.arrays())
+        }
+    )
+    return out
+
+
+@settings(max_examples=60)
+@given(
+    problem=problems(), path=st.sampled_from(sorted(PATHS)), dtype=st.sampled_from([np.float64, np.float32])
+)
+def test_matches_numpy_reference(problem, path, dtype):
+    params, X, objective = problem
+    errs = errors(params, X, objective, path, dtype)
+    assert max(errs.values()) < TOLERANCE[dtype], errs
+
+
+@settings(max_examples=10)
+@given(objective=objectives(), dtype=st.sampled_from([np.float64, np.float32]), seed=st.integers(0, 2**16))
+def test_blas_path_on_a_shape_with_uneven_chunks(objective, dtype, seed):
+    """More rows than threads, odd sizes: each chunk of rows and its partial sums are used."""
+    rng = np.random.default_rng(seed)
+    m, n, k = 37, 11, 5
+    params = init_params(n, k, seed=rng)
+    params = Params(params.W1 * 2, rng.normal(0, 0.5, k), params.W2 * 2, rng.normal(0, 0.5, n))
+    errs = errors(params, rng.uniform(0, 1, (m, n)), objective, "parallel", dtype)
+    assert max(errs.values()) < TOLERANCE[dtype], errs
+
+
+def test_dispatch_by_size_and_through_the_registry():
+    rng = np.random.default_rng(0)
+    objective = Objective()
+    for m, n, k in [(3, 4, 2), (500, 30, 10)]:  # m n k below and above SMALL_WORK
+        params, X = init_params(n, k, seed=1), rng.uniform(0, 1, (m, n))
+        loss, grads = loss_and_grad(params, X, objective, backend="numba")
+        ref_loss, ref_grads = numpy_ref.loss_and_grad(params, X, objective)
+        assert rel_error(loss, ref_loss) < 1e-12
+        assert max(rel_error(g, r) for g, r in zip(grads.arrays(), ref_grads.arrays())) < 1e-10
+    assert 3 * 4 * 2 <= numba_cpu.SMALL_WORK < 500 * 30 * 10
+
+
+def test_reused_buffers_follow_the_shape():
+    """The BLAS path keeps work buffers between calls; a new shape or dtype must not see stale ones."""
+    rng = np.random.default_rng(1)
+    objective = Objective(penalty="l1", activation="relu", output="identity")
+    for m, n, k, dtype in [
+        (20, 6, 4, np.float64),
+        (9, 6, 4, np.float64),
+        (9, 6, 4, np.float32),
+        (20, 7, 3, np.float64),
+    ]:
+        params, X = init_params(n, k, seed=2), rng.uniform(0, 1, (m, n))
+        for path in ("blas", "blas", "parallel", "parallel", "blas"):
+            errs = errors(params, X, objective, path, dtype)
+            assert max(errs.values()) < TOLERANCE[dtype], (m, n, k, dtype, path, errs)
+    numba_cpu.clear_buffers()
+    errs = errors(params, X, objective, "blas", np.float64)
+    assert max(errs.values()) < 1e-10
+
+
+def test_gradients_are_fresh_arrays():
+    """Gradients returned by one call are not overwritten by the next (optimisers keep them)."""
+    rng = np.random.default_rng(2)
+    params, objective = init_params(8, 5, seed=3), Objective()
+    X1, X2 = rng.uniform(0, 1, (30, 8)), rng.uniform(0, 1, (30, 8))
+    for path in ("loops", "blas", "parallel"):
+        _, g1 = PATHS[path](params, X1, objective)
+        kept = g1.copy()
+        PATHS[path](params, X2, objective)
+        assert all(np.array_equal(a, b) for a, b in zip(g1.arrays(), kept.arrays()))
+
+
+def test_mixed_dtypes_compute_in_float64():
+    params = init_params(6, 4, seed=0)
+    X = np.random.default_rng(0).uniform(0, 1, (10, 6)).astype(np.float32)
+    for path in ("loops", "blas", "parallel"):
+        _, grads = PATHS[path](params, X, Objective())
+        assert all(g.dtype == np.float64 for g in grads.arrays())
+        _, grads = PATHS[path](params.astype(np.float32), X.astype(np.float64), Objective())
+        assert all(g.dtype == np.float64 for g in grads.arrays())
+
+
+def test_float32_kernels_have_no_float64_variable():
+    """No float64 literal or accumulator promotes a float32 kernel: every variable numba infers
+    in the float32 specialisations is float32 (or an int, bool, array of float32 ...)."""
+    params = init_params(5, 3, seed=0).astype(np.float32)
+    X = np.random.default_rng(0).uniform(0, 1, (4, 5)).astype(np.float32)
+    for path in ("loops", "blas", "parallel"):
+        PATHS[path](params, X, Objective())
+    kernel_list = [
+        (kernels.loss_and_grad_loops, False),
+        (kernels.sparsity_terms, False),
+        (kernels.exp_nonpositive_f32, False),
+        (kernels.hidden_forward, True),
+        (kernels.output_delta, True),
+        (kernels.hidden_delta, True),
+        (kernels.hidden_forward_serial, False),
+        (kernels.output_delta_serial, False),
+        (kernels.hidden_delta_serial, False),
+    ]
+    for kernel, parallel in kernel_list:
+        if kernel is kernels.exp_nonpositive_f32:  # inlined into callers, never compiled alone
+            signature = (numba.types.float32,)
+        else:
+            (signature,) = [s for s in kernel.signatures if "float32" in str(s)]
+        assert "float64" not in str(signature), (kernel.__name__, signature)
+        # Recompile without the cache: cached overloads do not keep numba's type annotations.
+        fresh = njit(parallel=parallel)(kernel.py_func)
+        fresh.compile(signature)
+        typemap = fresh.overloads[signature].type_annotation.typemap
+        # Literal constants (``$const`` temporaries) are float64 before ``np.float32(...)``
+        # converts them at compile time; every computed value must be float32.
+        promoted = {
+            str(name): str(t)
+            for name, t in typemap.items()
+            if "float64" in str(t) and "const" not in str(name)
+        }
+        assert not promoted, (kernel.__name__, promoted)
+
+
+def saturated_problem(objective: Objective, dtype: type, seed: int) -> tuple[Params, np.ndarray]:
+    """Weights so large that |Z2| and (for sigmoid hidden units) |Z3| reach several hundred."""
+    rng = np.random.default_rng(seed)
+    m, n, k = 16, 6, 4
+    X = rng.uniform(0, 1, (m, n))
+    X[:, 0] = 1.0  # every row has a big enough entry to saturate Z2
+    W1 = rng.choice([-1.0, 1.0], size=(k, n)) * 500.0
+    W1[:, 0] = rng.choice([-1.0, 1.0], size=k) * 2000.0
+    W2 = rng.choice([-1.0, 1.0], size=(n, k)) * 500.0
+    params = Params(W1, rng.normal(0, 1, k), W2, rng.normal(0, 1, n))
+    return params.astype(dtype), X.astype(dtype)
+
+
+@settings(max_examples=30)
+@given(
+    objective=objectives(),
+    dtype=st.sampled_from([np.float64, np.float32]),
+    path=st.sampled_from(["loops", "blas", "parallel"]),
+    seed=st.integers(0, 2**16),
+)
+def test_saturated_units_give_finite_results(objective, dtype, path, seed):
+    params, X = saturated_problem(objective, dtype, seed)
+    loss, grads = PATHS[path](params, X, objective)
+    assert np.isfinite(loss)
+    for name, g in zip(("dW1", "db1", "dW2", "db2"), grads.arrays()):
+        assert np.all(np.isfinite(g)), name
+    # Where the reference is finite too (no hidden unit saturated on every row under KL), agree.
+    # Compared as one vector theta: a saturated unit's own gradient is ~e^-500, which float32
+    # (and a float64 exp that stops at e^-709) rounds to 0, a relative error of 1 of nothing.
+    with np.errstate(all="ignore"):
+        ref_loss, ref_grads = numpy_ref.loss_and_grad(
+            params.astype(np.float64), X.astype(np.float64), objective
+        )
+    if np.isfinite(ref_loss) and np.all(np.isfinite(ref_grads.flatten())):
+        tol = TOLERANCE[dtype]
+        assert rel_error(loss, ref_loss) < tol
+        # Everything may vanish (all units saturated, no weight decay): the true gradient is
+        # then ~1e-218, which float32 holds as 0; allow an absolute error of a few smallest floats.
+        a, b = grads.flatten().astype(np.float64), ref_grads.flatten()
+        assert np.linalg.norm(a - b) <= tol * np.linalg.norm(a + b) + 1e4 * np.finfo(dtype).tiny
+
+
+def test_kl_with_a_unit_saturated_everywhere_is_finite():
+    """rho_hat exactly 0 or 1 (reference: infinite KL, NaN gradient) is clipped to finite values."""
+    m, n, k = 5, 3, 2
+    X = np.full((m, n), 0.5)
+    params = Params(np.array([[-900.0] * n, [900.0] * n]), np.zeros(k), np.ones((n, k)), np.zeros(n))
+    for path in ("loops", "blas", "parallel"):
+        for dtype in (np.float64, np.float32):
+            loss, grads = PATHS[path](params.astype(dtype), X.astype(dtype), Objective())
+            assert np.isfinite(loss) and loss > 1.0  # a dead and a stuck unit: a large KL term
+            assert all(np.all(np.isfinite(g)) for g in grads.arrays())
+
+
+def run_python(code: str, env_extra: dict[str, str]) -> str:
+    """Run ``code`` in a fresh interpreter with extra environment variables; return its stdout."""
+    env = {**os.environ, **env_extra}
+    result = subprocess.run(
+        [sys.executable, "-c", textwrap.dedent(code)], env=env, capture_output=True, text=True, timeout=300
+    )
+    assert result.returncode == 0, result.stderr
+    return result.stdout
+
+
+COMPARE_ALL_OBJECTIVES = """
+    import json
+    import numpy as np
+    from tinysae.backends import numba_cpu, numpy_ref
+    from tinysae.objective import Objective, Params, init_params
+
+    def rel(a, b):
+        a, b = np.asarray(a, float), np.asarray(b, float)
+        d = np.linalg.norm(a + b)
+        return 0.0 if d == 0 else float(np.linalg.norm(a - b) / d)
+
+    def serial(*args):
+        return numba_cpu.loss_and_grad_blas(*args, parallel=False)
+
+    def parallel(*args):
+        return numba_cpu.loss_and_grad_blas(*args, parallel=True)
+
+    rng = np.random.default_rng(0)
+    m, n, k = 5, 3, 2
+    worst = 0.0
+    for obj in [Objective(), Objective(penalty="l1", activation="relu", output="identity"),
+                Objective(penalty="none", output="identity"), Objective(penalty="l1")]:
+        p = init_params(n, k, seed=1)
+        p = Params(p.W1 * 3, rng.normal(0, 0.5, k), p.W2 * 3, rng.normal(0, 0.5, n))
+        X = rng.uniform(0, 1, (m, n))
+        ref_loss, ref = numpy_ref.loss_and_grad(p, X, obj)
+        for f in (numba_cpu.loss_and_grad_loops, serial, parallel):
+            loss, g = f(p, X, obj)
+            worst = max(worst, rel(loss, ref_loss), *(rel(a, b) for a, b in zip(g.arrays(), ref.arrays())))
+    print(json.dumps({"worst": worst, "layer": numba_cpu.threading_layer(),
+                      "jit_disabled": bool(numba_cpu.numba.config.DISABLE_JIT),
+                      "kernel_is_python": not hasattr(numba_cpu.kernels.hidden_forward, "signatures")}))
+"""
+
+
+def test_kernels_run_as_plain_python_with_jit_disabled():
+    out = json.loads(run_python(COMPARE_ALL_OBJECTIVES, {"NUMBA_DISABLE_JIT": "1"}))
+    assert out["jit_disabled"] and out["kernel_is_python"]
+    assert out["layer"] is None
+    assert out["worst"] < 1e-12, out
+
+
+def test_backend_chooses_its_threading_layer_whatever_the_environment():
+    """A user's NUMBA_THREADING_LAYER does not decide: the backend asks for workqueue, and
+    numba.threading_layer() confirms it after the first parallel kernel."""
+    out = json.loads(run_python(COMPARE_ALL_OBJECTIVES, {"NUMBA_THREADING_LAYER": "omp"}))
+    assert out["layer"] == numba_cpu.PREFERRED_THREADING_LAYER == "workqueue"
+    assert out["worst"] < 1e-10, out
+
+
+def test_warns_when_another_layer_already_runs():
+    code = """
+        import warnings
+        import numpy as np
+        import numba
+
+        @numba.njit(parallel=True)
+        def double(x):
+            for i in numba.prange(x.shape[0]):
+                x[i] *= 2
+
+        double(np.ones(4))  # numba starts its threads with the default layer
+        first = numba.threading_layer()
+        from tinysae.backends import numba_cpu
+        from tinysae.objective import Objective, init_params
+
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            numba_cpu.loss_and_grad_blas(init_params(3, 2), np.full((4, 3), 0.5), Objective(), parallel=True)
+        print(first, numba_cpu.threading_layer(), sum(issubclass(w.category, RuntimeWarning) for w in caught))
+    """
+    first, layer, n_warnings = run_python(code, {"NUMBA_THREADING_LAYER": "default"}).split()
+    assert layer == first
+    assert int(n_warnings) == (0 if layer == "workqueue" else 1)
+
+
+def test_importing_tinysae_does_not_import_numba():
+    out = run_python("import sys, tinysae; print('numba' in sys.modules)", {})
+    assert out.strip() == "False"
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_float32_matches_float64_on_a_realistic_problem(dtype):
+    """UFLDL-like problem (patches in [0.1, 0.9], 64-25-64): float32 within 1e-4 of float64."""
+    rng = np.random.default_rng(5)
+    params = init_params(64, 25, seed=5)
+    X = rng.uniform(0.1, 0.9, (2000, 64))
+    errs = errors(params, X, Objective(), "dispatch", dtype)
+    assert max(errs.values()) < TOLERANCE[dtype], errs
+
+
+@settings(max_examples=50)
+@given(t=st.floats(-700.0, 0.0))
+def test_vectorisable_exp_float64_is_within_two_ulp(t):
+    assert abs(kernels.exp_nonpositive_f64(t) - np.exp(t)) <= 2 * np.spacing(np.exp(t))
+
+
+@settings(max_examples=50)
+@given(t=st.floats(-87.0, 0.0, width=32))
+def test_vectorisable_exp_float32_is_within_two_ulp(t):
+    t = np.float32(t)
+    value = kernels.exp_nonpositive_f32(t)  # float32 inside; numba hands back a Python float
+    exact = np.exp(np.float64(t))
+    assert abs(float(value) - exact) <= 2 * float(np.spacing(np.float32(exact)))
+
+
+def test_vectorisable_exp_underflows_to_zero():
+    assert kernels.exp_nonpositive_f64(-800.0) == 0.0
+    assert kernels.exp_nonpositive_f32(np.float32(-100.0)) == 0.0
+    assert kernels.exp_nonpositive_f64(0.0) == 1.0
+    assert kernels.exp_nonpositive_f32(np.float32(0.0)) == 1.0
+
+
+def test_concurrent_calls_from_two_python_threads():
+    """workqueue aborts the process if two threads launch parallel kernels at once; the
+    backend's lock serialises its calls, so threaded callers get correct results."""
+    code = """
+        import threading
+        import numpy as np
+        from tinysae.backends import numba_cpu, numpy_ref
+        from tinysae.objective import Objective, init_params
+
+        params, objective = init_params(16, 8, seed=0), Objective()
+        X = np.random.default_rng(0).uniform(0, 1, (4000, 16))
+        ref_loss, _ = numpy_ref.loss_and_grad(params, X, objective)
+        losses = []
+
+        def work():
+            for _ in range(30):
+                losses.append(numba_cpu.loss_and_grad_blas(params, X, objective, parallel=True)[0])
+
+        threads = [threading.Thread(target=work) for _ in range(2)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        print(len(losses), max(abs(loss - ref_loss) / ref_loss for loss in losses))
+    """
+    count, worst = run_python(code, {}).split()
+    assert int(count) == 60
+    assert float(worst) < 1e-12

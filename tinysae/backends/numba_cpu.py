@@ -1,0 +1,265 @@
+r"""The Numba CPU backend: DESIGN.md's equations as fused ``@njit`` kernels.
+
+Same equations as :mod:`tinysae.backends.numpy_ref` (read them side by side)::
+
+    Z2 = X W1^T + b1,   H = f(Z2),   rho_hat = mean_i H,   Z3 = H W2^T + b2,   Xhat = g(Z3)
+    D3 = (Xhat - X) * g'(Z3) / m
+    D2 = (D3 W2 + beta * s / m) * f'(Z2)
+    dW2 = D3^T H + lambda W2,  db2 = sum_i D3,   dW1 = D2^T X + lambda W1,  db1 = sum_i D2
+
+computed by one of two routes, chosen by the size of the problem (:func:`loss_and_grad`):
+
+* tiny problems (``m n k <= SMALL_WORK``): :func:`loss_and_grad_loops`, one serial kernel with
+  hand-written loops (no thread launch, no BLAS call: about 10 microseconds);
+* everything else: :func:`loss_and_grad_blas`, the five matrix products by numpy's BLAS
+  (``X W1^T``, ``H W2^T``, ``D3^T H``, ``D3 W2``, ``D2^T X``) with one fused pass per layer
+  between them, which applies the nonlinearity, forms the delta in place and sums columns
+  (``rho_hat``, ``db2``, ``db1``) on the way. The passes run over chunks of rows on numba's
+  threads when ``m (n + k) >= PARALLEL_ELEMENTS``, else on the calling thread. The three
+  ``(m, k)``/``(m, n)`` work buffers are kept for the next call of the same shape.
+
+Arithmetic is in the inputs' dtype: float32 ``X`` and parameters give float32 math and float32
+gradients; float64 (or any mix involving float64, or another float type) computes in float64.
+
+Threading. Numba's worker threads and OpenBLAS's threads spin against each other when a
+computation alternates between parallel kernels and BLAS calls (a prototype took 24 ms instead
+of 7.8 ms per evaluation at the UFLDL shape on a 2-core machine). Importing this module therefore selects
+numba's ``workqueue`` threading layer, whose idle workers sleep, provided no parallel numba
+kernel has run yet in this process, and :func:`threading_layer` reports the layer that
+actually runs (a :class:`RuntimeWarning` says so if another layer was already started).
+``workqueue`` must not be entered from two threads at once, so calls into this backend are
+serialised by a lock. Importing :mod:`tinysae` alone does not import numba or touch this.
+"""
+
+from __future__ import annotations
+
+import threading
+import warnings
+from dataclasses import dataclass
+
+import numba
+import numpy as np
+
+from tinysae.objective import Objective, Params
+
+#: The threading layer this backend asks numba for (see the module docstring).
+PREFERRED_THREADING_LAYER = "workqueue"
+
+
+def _threads_started() -> bool:
+    """Whether numba has already started its parallel worker threads in this process."""
+    try:
+        numba.threading_layer()
+    except ValueError:
+        return False
+    return True
+
+
+def _choose_threading_layer() -> None:
+    """Ask numba for :data:`PREFERRED_THREADING_LAYER` unless its threads already run.
+
+    Done at import and again just before this backend's first parallel kernel, because numba
+    re-reads its configuration from ``NUMBA_*`` environment variables when one changed.
+    """
+    if not _threads_started():
+        numba.config.THREADING_LAYER = PREFERRED_THREADING_LAYER
+
+
+_choose_threading_layer()
+
+from tinysae.backends import _numba_kernels as kernels  # noqa: E402  (after choosing the layer)
+
+#: Problems with ``m * n * k`` up to this go to the serial loop kernel, larger ones to BLAS +
+#: fused passes (measured crossover on a 2-core machine: about 4e3).
+SMALL_WORK = 3_000
+
+#: The BLAS path runs its elementwise passes on numba's threads when ``m (n + k)`` reaches
+#: this, and on the calling thread below it (a thread launch costs tens of microseconds).
+PARALLEL_ELEMENTS = 100_000
+
+_ACTIVATION_CODES = {"sigmoid": kernels.SIGMOID, "relu": kernels.RELU, "identity": kernels.IDENTITY}
+_PENALTY_CODES = {"kl": kernels.KL, "l1": kernels.L1, "none": kernels.NONE}
+
+_LOCK = threading.Lock()
+_layer_checked = False
+
+
+def threading_layer() -> str | None:
+    """The numba threading layer running in this process, or None before any parallel kernel
+    has run (or with ``NUMBA_DISABLE_JIT=1``, where nothing runs in parallel)."""
+    if numba.config.DISABLE_JIT or not _threads_started():
+        return None
+    return numba.threading_layer()
+
+
+def _check_threading_layer() -> None:
+    """After the first parallel kernel: warn once if the layer is not the preferred one."""
+    global _layer_checked
+    if _layer_checked:
+        return
+    _layer_checked = True
+    layer = threading_layer()
+    if layer is not None and layer != PREFERRED_THREADING_LAYER:
+        warnings.warn(
+            f"numba's threading layer is {layer!r}, not {PREFERRED_THREADING_LAYER!r}: a parallel "
+            "numba kernel ran before tinysae.backends.numba_cpu was imported. Numba and BLAS "
+            "threads may then contend (up to 3x slower); import tinysae's numba backend first "
+            f"or set NUMBA_THREADING_LAYER={PREFERRED_THREADING_LAYER}.",
+            RuntimeWarning,
+            stacklevel=3,
+        )
+
+
+def compute_dtype(params: Params, X: np.ndarray) -> np.dtype:
+    """float32 when ``X`` and all four parameters are float32, else float64."""
+    dtype = np.result_type(X, *params.arrays())
+    return np.dtype(np.float32) if dtype == np.float32 else np.dtype(np.float64)
+
+
+class _Setup:
+    """Inputs as C-contiguous arrays of one dtype, the objective as kernel codes and typed scalars."""
+
+    def __init__(self, params: Params, X: np.ndarray, objective: Objective) -> None:
+        dtype = compute_dtype(params, X)
+        scalar = dtype.type
+        finfo = np.finfo(dtype)
+        self.dtype = dtype
+        self.X = np.ascontiguousarray(X, dtype=dtype)
+        self.W1, self.b1, self.W2, self.b2 = (np.ascontiguousarray(a, dtype=dtype) for a in params.arrays())
+        self.m, self.n = self.X.shape
+        self.k = self.W1.shape[0]
+        self.f = _ACTIVATION_CODES[objective.activation]
+        self.g = _ACTIVATION_CODES[objective.output]
+        self.penalty = _PENALTY_CODES[objective.penalty]
+        self.rho = scalar(objective.rho)
+        self.beta = scalar(objective.beta)
+        self.lam = scalar(objective.weight_decay)
+        self.lo = scalar(np.sqrt(finfo.tiny))  # rho_hat clip, see kernels.sparsity_terms
+        self.hi = scalar(1) - scalar(finfo.epsneg)
+
+
+def loss_and_grad_loops(params: Params, X: np.ndarray, objective: Objective) -> tuple[float, Params]:
+    """``(J, grads)`` by one call of the serial loop kernel
+    :func:`tinysae.backends._numba_kernels.loss_and_grad_loops`."""
+    p = _Setup(params, X, objective)
+    H = np.empty((p.m, p.k), dtype=p.dtype)
+    grads = Params(np.empty_like(p.W1), np.empty_like(p.b1), np.empty_like(p.W2), np.empty_like(p.b2))
+    loss = kernels.loss_and_grad_loops(
+        p.X, p.W1, p.b1, p.W2, p.b2, p.f, p.g, p.penalty, p.rho, p.beta, p.lam, p.lo, p.hi, H, *grads.arrays()
+    )
+    return float(loss), grads
+
+
+@dataclass
+class _Buffers:
+    """Work arrays of the BLAS path for one ``(m, n, k, dtype, chunks)``."""
+
+    key: tuple
+    H: np.ndarray  # (m, k): X W1^T, then H
+    D3: np.ndarray  # (m, n): H W2^T, then D3
+    D2: np.ndarray  # (m, k): D3 W2, then D2
+    row_starts: np.ndarray  # (chunks + 1,) first row of each chunk
+    col_sum_part: np.ndarray  # (chunks, k)
+    sq_err_part: np.ndarray  # (chunks, n)
+    db2_part: np.ndarray  # (chunks, n)
+    db1_part: np.ndarray  # (chunks, k)
+    ds: np.ndarray  # (k,)
+
+
+_buffers: _Buffers | None = None
+
+
+def _get_buffers(m: int, n: int, k: int, dtype: np.dtype, chunks: int) -> _Buffers:
+    """The work arrays for this shape and number of row chunks: reused from the previous call
+    when they match (first-touching hundreds of MB costs tens of ms), else freshly allocated."""
+    global _buffers
+    key = (m, n, k, dtype.str, chunks)
+    if _buffers is None or _buffers.key != key:
+        _buffers = None  # let the old arrays go before allocating new ones
+        _buffers = _Buffers(
+            key=key,
+            H=np.empty((m, k), dtype),
+            D3=np.empty((m, n), dtype),
+            D2=np.empty((m, k), dtype),
+            row_starts=np.linspace(0, m, chunks + 1).round().astype(np.int64),
+            col_sum_part=np.empty((chunks, k), dtype),
+            sq_err_part=np.empty((chunks, n), dtype),
+            db2_part=np.empty((chunks, n), dtype),
+            db1_part=np.empty((chunks, k), dtype),
+            ds=np.empty(k, dtype),
+        )
+    return _buffers
+
+
+def clear_buffers() -> None:
+    """Free the work arrays kept from the last call of :func:`loss_and_grad_blas`."""
+    global _buffers
+    with _LOCK:
+        _buffers = None
+
+
+def loss_and_grad_blas(
+    params: Params, X: np.ndarray, objective: Objective, parallel: bool | None = None
+) -> tuple[float, Params]:
+    """``(J, grads)`` by BLAS matrix products and the fused passes, in DESIGN.md's order.
+
+    The passes run in parallel over chunks of rows (``parallel=True``) or on the calling thread
+    (``False``: the same kernel bodies, no thread launch); by default in parallel when
+    ``m (n + k) >= PARALLEL_ELEMENTS``.
+    """
+    p = _Setup(params, X, objective)
+    m, n, k, lam = p.m, p.n, p.k, p.lam
+    if parallel is None:
+        parallel = m * (n + k) >= PARALLEL_ELEMENTS
+    if parallel:
+        chunks = max(1, min(m, numba.get_num_threads()))
+        hidden_forward, output_delta, hidden_delta = (
+            kernels.hidden_forward,
+            kernels.output_delta,
+            kernels.hidden_delta,
+        )
+    else:
+        chunks = 1
+        hidden_forward, output_delta, hidden_delta = (
+            kernels.hidden_forward_serial,
+            kernels.output_delta_serial,
+            kernels.hidden_delta_serial,
+        )
+    with _LOCK:
+        b = _get_buffers(m, n, k, p.dtype, chunks)
+        if parallel and not _layer_checked:
+            _choose_threading_layer()
+        # forward
+        H = np.matmul(p.X, p.W1.T, out=b.H)  # X W1^T
+        hidden_forward(H, p.b1, p.f, b.row_starts, b.col_sum_part)  # H = f(Z2)
+        if parallel:
+            _check_threading_layer()
+        col_sum = b.col_sum_part.sum(axis=0)  # m * rho_hat
+        sparsity = kernels.sparsity_terms(
+            col_sum, p.dtype.type(m), p.rho, p.beta, p.penalty, p.lo, p.hi, b.ds
+        )
+        D3 = np.matmul(H, p.W2.T, out=b.D3)  # H W2^T
+        output_delta(D3, p.b2, p.X, p.g, p.dtype.type(1) / m, b.row_starts, b.sq_err_part, b.db2_part)
+        # backward
+        dW2 = D3.T @ H
+        D2 = np.matmul(D3, p.W2, out=b.D2)  # D3 W2
+        hidden_delta(D2, H, p.f, p.penalty, b.ds, p.beta / m, b.row_starts, b.db1_part)
+        dW1 = D2.T @ p.X
+        db2 = b.db2_part.sum(axis=0)
+        db1 = b.db1_part.sum(axis=0)
+        reconstruction = b.sq_err_part.sum() / (2 * m)
+    decay = lam / 2 * (np.vdot(p.W1, p.W1) + np.vdot(p.W2, p.W2))
+    if lam != 0:
+        dW1 += lam * p.W1
+        dW2 += lam * p.W2
+    return float(reconstruction + decay + sparsity), Params(dW1, db1, dW2, db2)
+
+
+def loss_and_grad(params: Params, X: np.ndarray, objective: Objective) -> tuple[float, Params]:
+    """``(J, grads)``: :func:`loss_and_grad_loops` when ``m n k <= SMALL_WORK``, else
+    :func:`loss_and_grad_blas`. Inputs are trusted (validated by
+    :func:`tinysae.backends.loss_and_grad`)."""
+    m, n = X.shape
+    if m * n * params.n_hidden <= SMALL_WORK:
+        return loss_and_grad_loops(params, X, objective)
+    return loss_and_grad_blas(params, X, objective)

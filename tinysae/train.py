@@ -45,7 +45,7 @@ import numpy as np
 import scipy.optimize
 
 from tinysae.backends import check_params, get_backend, resolve_auto
-from tinysae.backends.numpy_ref import Terms, activate, kl_divergence, terms
+from tinysae.backends.numpy_ref import Terms, activate, sparsity_term, terms, weight_decay_term
 from tinysae.objective import Objective, Params, check_data
 
 SOLVERS = ("lbfgs", "adam")
@@ -133,17 +133,11 @@ def split_loss(params: Params, X: np.ndarray, objective: Objective, loss: float)
     forward pass, is skipped: with a fast backend computing ``J``, a full numpy forward pass per
     iteration would cost more than the optimisation itself.
     """
-    W1, b1, W2, _ = params.arrays()
-    m = X.shape[0]
+    W1, b1 = params.W1, params.b1
     H = activate(X @ W1.T + b1, objective.activation)
     rho_hat = H.mean(axis=0)
-    decay = float(objective.weight_decay / 2 * (np.sum(W1**2) + np.sum(W2**2)))
-    if objective.penalty == "kl":
-        sparsity = float(objective.beta * np.sum(kl_divergence(objective.rho, rho_hat)))
-    elif objective.penalty == "l1":
-        sparsity = float(objective.beta * np.sum(np.abs(H)) / m)
-    else:
-        sparsity = 0.0
+    decay = weight_decay_term(params, objective)
+    sparsity = sparsity_term(H, rho_hat, objective)
     return Terms(float(loss), float(loss) - decay - sparsity, decay, sparsity, rho_hat)
 
 

@@ -55,6 +55,10 @@ def kernels(dtype_name: str, tile: int) -> SimpleNamespace:
     ZERO = np.dtype(dtype_name).type(0.0)
     ONE = np.dtype(dtype_name).type(1.0)
     TWO = np.dtype(dtype_name).type(2.0)
+    # rho_hat is clipped to [sqrt(tiny), 1 - epsneg], as numpy_ref.clip_rho_hat does
+    finfo = np.finfo(dtype_name)
+    RHO_LO = np.dtype(dtype_name).type(np.sqrt(finfo.tiny))
+    RHO_HI = ONE - np.dtype(dtype_name).type(finfo.epsneg)
 
     # ---- scalar device functions -------------------------------------------------------------
 
@@ -154,10 +158,10 @@ def kernels(dtype_name: str, tile: int) -> SimpleNamespace:
     @cuda.jit
     def sparsity_terms(rho_hat, rho, s, kl):
         r"""Per hidden unit j: ``s_j = -rho/rho_hat_j + (1-rho)/(1-rho_hat_j)`` and
-        :math:`\mathrm{KL}(\rho\Vert\hat\rho_j)`."""
+        :math:`\mathrm{KL}(\rho\Vert\hat\rho_j)`, with ``rho_hat`` clipped into (0, 1)."""
         j = cuda.grid(1)
         if j < rho_hat.shape[0]:
-            r = rho_hat[j]
+            r = min(max(rho_hat[j], RHO_LO), RHO_HI)
             s[j] = -rho / r + (ONE - rho) / (ONE - r)
             kl[j] = rho * math.log(rho / r) + (ONE - rho) * math.log((ONE - rho) / (ONE - r))
 

@@ -86,18 +86,38 @@ def kl_divergence(rho: float, rho_hat: np.ndarray) -> np.ndarray:
     return rho * np.log(rho / rho_hat) + (1 - rho) * np.log((1 - rho) / (1 - rho_hat))
 
 
+def clip_rho_hat(rho_hat: np.ndarray) -> np.ndarray:
+    """``rho_hat`` clipped to ``[sqrt(tiny), 1 - epsneg]`` of its dtype before the logarithms.
+
+    Only a unit saturated on *every* sample reaches the clip (``rho_hat`` exactly 0 or 1), where
+    the KL term is infinite and ``s * f'(Z2)`` would be ``inf * 0 = NaN``; elsewhere the values
+    equal DESIGN.md's formulas exactly. Every fast backend clips the same way.
+    """
+    finfo = np.finfo(rho_hat.dtype)
+    return np.clip(rho_hat, np.sqrt(finfo.tiny), 1 - finfo.epsneg)
+
+
+def weight_decay_term(params: Params, objective: Objective) -> float:
+    r""":math:`\frac{\lambda}{2}(\lVert W_1\rVert^2 + \lVert W_2\rVert^2)`."""
+    return float(objective.weight_decay / 2 * (np.sum(params.W1**2) + np.sum(params.W2**2)))
+
+
+def sparsity_term(H: np.ndarray, rho_hat: np.ndarray, objective: Objective) -> float:
+    r""":math:`\beta\sum_j \mathrm{KL}(\rho\Vert\hat\rho_j)` (KL), :math:`\frac{\beta}{m}\sum_{ij}|H_{ij}|`
+    (L1) or 0, for hidden activations ``H (m, k)`` and their column means ``rho_hat (k,)``."""
+    if objective.penalty == "kl":
+        return float(objective.beta * np.sum(kl_divergence(objective.rho, clip_rho_hat(rho_hat))))
+    if objective.penalty == "l1":
+        return float(objective.beta * np.sum(np.abs(H)) / H.shape[0])
+    return 0.0
+
+
 def terms(params: Params, X: np.ndarray, objective: Objective, fwd: Forward | None = None) -> Terms:
     """The loss and its three parts (``fwd`` reuses a forward pass already computed)."""
     fwd = forward(params, X, objective) if fwd is None else fwd
-    m = X.shape[0]
-    reconstruction = float(np.sum((fwd.Xhat - X) ** 2) / (2 * m))
-    decay = float(objective.weight_decay / 2 * (np.sum(params.W1**2) + np.sum(params.W2**2)))
-    if objective.penalty == "kl":
-        sparsity = float(objective.beta * np.sum(kl_divergence(objective.rho, fwd.rho_hat)))
-    elif objective.penalty == "l1":
-        sparsity = float(objective.beta * np.sum(np.abs(fwd.H)) / m)
-    else:
-        sparsity = 0.0
+    reconstruction = float(np.sum((fwd.Xhat - X) ** 2) / (2 * X.shape[0]))
+    decay = weight_decay_term(params, objective)
+    sparsity = sparsity_term(fwd.H, fwd.rho_hat, objective)
     return Terms(reconstruction + decay + sparsity, reconstruction, decay, sparsity, fwd.rho_hat)
 
 
@@ -105,7 +125,7 @@ def sparsity_grad_H(fwd: Forward, objective: Objective, m: int) -> np.ndarray | 
     """The sparsity term's gradient at H: ``beta * s / m`` (KL, shape (k,)), ``beta * sign(H) / m``
     (L1, shape (m, k)), or 0."""
     if objective.penalty == "kl":
-        rho, rho_hat = objective.rho, fwd.rho_hat
+        rho, rho_hat = objective.rho, clip_rho_hat(fwd.rho_hat)
         s = -rho / rho_hat + (1 - rho) / (1 - rho_hat)
         return objective.beta * s / m
     if objective.penalty == "l1":

@@ -31,6 +31,7 @@ def assert_agree(params: Params, X: np.ndarray, objective: Objective, backend: s
         assert relative_error(a, b) < tol, name
 
 
+@pytest.mark.usefixtures("fast_thread_switching")
 @pytest.mark.parametrize(("backend", "limits", "examples"), BACKENDS)
 def test_backend_equals_reference(backend: str, limits: tuple[int, int, int], examples: int) -> None:
     @settings(max_examples=examples)
@@ -41,6 +42,7 @@ def test_backend_equals_reference(backend: str, limits: tuple[int, int, int], ex
     check()
 
 
+@pytest.mark.usefixtures("fast_thread_switching")
 @pytest.mark.parametrize("backend", ["numba", "cuda"])
 def test_unit_saturated_on_every_sample_stays_finite(backend: str) -> None:
     """A hidden unit off on every row has rho_hat = 0 exactly; every backend clips it alike."""

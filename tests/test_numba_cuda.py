@@ -29,14 +29,7 @@ pytestmark = pytest.mark.skipif(
 DTYPES = {"float64": (np.float64, 1e-10), "float32": (np.float32, 1e-4)}
 
 
-@pytest.fixture(autouse=True, scope="module")
-def fast_thread_switching():
-    """The simulator's block manager busy-waits on its threads; switching threads every 0.1 ms
-    instead of every 5 ms makes the simulated kernels 3-7 times faster."""
-    previous = sys.getswitchinterval()
-    sys.setswitchinterval(1e-4)
-    yield
-    sys.setswitchinterval(previous)
+pytestmark = pytest.mark.usefixtures("fast_thread_switching")
 
 
 def rel_err(a: np.ndarray | float, b: np.ndarray | float) -> float:

@@ -291,6 +291,7 @@ def test_objective_must_be_an_objective():
         train.lbfgs(params, X, {"rho": 0.1})
 
 
+@pytest.mark.usefixtures("fast_thread_switching")
 def test_adam_on_the_cuda_backend_matches_the_host_loop():
     """The real device-resident path (on the CUDA simulator in the test session): same contract."""
     if not is_available("cuda"):

@@ -214,7 +214,7 @@ def test_sparse_sources_reach_the_range_ends() -> None:
         ({"n_active": 5, "n_sources": 4}, ValueError, "n_active=5 must be <= n_sources=4"),
         ({"n_samples": 0}, ValueError, "n_samples must be >= 1"),
         ({"n_visible": 3.0}, TypeError, "n_visible must be an integer"),
-        ({"seed": None}, TypeError, "seed must be an int"),
+        ({"seed": 1.5}, TypeError, "seed must be an integer"),
     ],
 )
 def test_sparse_sources_reject_bad_arguments(kwargs: dict, error: type, match: str) -> None:

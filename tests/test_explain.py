@@ -85,7 +85,7 @@ def test_demo_renders_as_text_and_latex(demo) -> None:
 def test_demo_refuses_non_kl_objectives() -> None:
     with pytest.raises(ValueError, match="penalty='kl'"):
         sparsity_derivation(objective=Objective(penalty="l1"))
-    with pytest.raises(ValueError, match="m must be a positive integer"):
+    with pytest.raises(ValueError, match="m must be >= 1"):
         sparsity_derivation(m=0)
 
 

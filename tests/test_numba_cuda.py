@@ -168,7 +168,7 @@ def test_adam_device_refuses_to_return_nan():
     ("name", "value", "error"),
     [
         ("batch_size", 0, ValueError),
-        ("epochs", 1.5, ValueError),
+        ("epochs", 1.5, TypeError),
         ("learning_rate", -0.1, ValueError),
         ("learning_rate", "fast", TypeError),
         ("beta1", 1.0, ValueError),

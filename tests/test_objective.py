@@ -76,7 +76,7 @@ def test_init_params_follows_ufldl(n: int, k: int, seed: int) -> None:
 
 
 def test_init_params_rejects_bad_sizes() -> None:
-    with pytest.raises(ValueError, match="n_hidden must be a positive integer, got 0"):
+    with pytest.raises(ValueError, match="n_hidden must be >= 1, got 0"):
         init_params(4, 0)
 
 

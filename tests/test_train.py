@@ -304,3 +304,19 @@ def test_adam_on_the_cuda_backend_matches_the_host_loop():
     np.testing.assert_allclose(device.history.loss, host.history.loss, rtol=1e-10)
     for a, b in zip(device.params.arrays(), host.params.arrays()):
         np.testing.assert_allclose(a, b, rtol=1e-10, atol=1e-12)
+
+
+@pytest.mark.parametrize(
+    ("setting", "value", "error", "message"),
+    [
+        ("learning_rate", 0.0, ValueError, "learning_rate must be > 0, got 0"),
+        ("beta1", 1.0, ValueError, "beta1 must be < 1, got 1"),
+        ("beta2", -0.5, ValueError, "beta2 must be >= 0, got -0.5"),
+        ("eps", "tiny", TypeError, "eps must be a real number, got str 'tiny'"),
+        ("epochs", 2.5, TypeError, "epochs must be an integer, got float 2.5"),
+    ],
+)
+def test_adam_rejects_bad_settings(setting, value, error, message):
+    params, X, objective = small_problem(m=4, n=3, k=2)
+    with pytest.raises(error, match=message):
+        train.adam(params, X, objective, backend="numpy", verbose=False, **{setting: value})

@@ -18,6 +18,8 @@ from typing import NamedTuple
 
 import numpy as np
 
+from tinysae.validation import check_int, check_seed
+
 __all__ = [
     "SparseSources",
     "load_digits",
@@ -33,27 +35,6 @@ def _load_npz(filename: str) -> dict[str, np.ndarray]:
     path = resources.files("tinysae").joinpath("data", filename)
     with resources.as_file(path) as real_path, np.load(real_path, allow_pickle=False) as archive:
         return {key: archive[key] for key in archive.files}
-
-
-def _check_positive_int(name: str, value: object) -> int:
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
-        raise TypeError(f"{name} must be an integer, got {type(value).__name__} {value!r}")
-    if value < 1:
-        raise ValueError(f"{name} must be >= 1, got {value}")
-    return int(value)
-
-
-def _rng(seed: object) -> np.random.Generator:
-    """A Generator from an int seed (same seed, same draws) or the Generator itself."""
-    if isinstance(seed, np.random.Generator):
-        return seed
-    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)):
-        raise TypeError(
-            f"seed must be an int or a numpy.random.Generator, got {type(seed).__name__} {seed!r}"
-        )
-    if seed < 0:
-        raise ValueError(f"seed must be >= 0, got {seed}")
-    return np.random.default_rng(int(seed))
 
 
 def load_natural_images() -> np.ndarray:
@@ -122,12 +103,12 @@ def sample_patches(
         An int (same seed, same patches) or a ``numpy.random.Generator``.
     """
     images = _check_images(images)
-    patch_size = _check_positive_int("patch_size", patch_size)
-    n = _check_positive_int("n", n)
+    patch_size = check_int("patch_size", patch_size)
+    n = check_int("n", n)
     n_images, H, W = images.shape
     if patch_size > min(H, W):
         raise ValueError(f"patch_size={patch_size} is larger than the images, of shape (H, W) = ({H}, {W})")
-    rng = _rng(seed)
+    rng = check_seed(seed)
 
     which = rng.integers(0, n_images, size=n)
     top = rng.integers(0, H - patch_size + 1, size=n)
@@ -189,13 +170,13 @@ def make_sparse_sources(
     so ``X`` lies in [0, 1] (a sigmoid output can reconstruct it) and a "no signal" sample is 0.5.
     Returns a :class:`SparseSources` ``(X, D, S, scale=a, offset=c)``; same seed, same data.
     """
-    n_samples = _check_positive_int("n_samples", n_samples)
-    n_visible = _check_positive_int("n_visible", n_visible)
-    n_sources = _check_positive_int("n_sources", n_sources)
-    n_active = _check_positive_int("n_active", n_active)
+    n_samples = check_int("n_samples", n_samples)
+    n_visible = check_int("n_visible", n_visible)
+    n_sources = check_int("n_sources", n_sources)
+    n_active = check_int("n_active", n_active)
     if n_active > n_sources:
         raise ValueError(f"n_active={n_active} must be <= n_sources={n_sources}")
-    rng = _rng(seed)
+    rng = check_seed(seed)
 
     D = rng.standard_normal((n_sources, n_visible))
     D /= np.linalg.norm(D, axis=1, keepdims=True)

@@ -30,6 +30,7 @@ from tinysae.autograd import Derivation, explain, relative_error
 from tinysae.autograd.explain import sample
 from tinysae.backends import autograd_backend, numpy_ref
 from tinysae.objective import Objective, Params, init_params
+from tinysae.validation import check_int
 
 DEFAULT_OBJECTIVE = Objective(rho=0.05, beta=3.0, weight_decay=1e-4)
 
@@ -134,8 +135,7 @@ def sparsity_derivation(m: int = 5, n: int = 4, k: int = 3, seed: int = 0,
     small random biases) and compare it with DESIGN.md's ``D2``. ``objective`` must use the KL
     penalty (which needs sigmoid hidden units)."""
     for name, value in (("m", m), ("n", n), ("k", k)):
-        if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
-            raise ValueError(f"{name} must be a positive integer, got {value!r}")
+        check_int(name, value)
     if not isinstance(objective, Objective) or objective.penalty != "kl":
         raise ValueError(f"sparsity_derivation needs an Objective with penalty='kl', got {objective!r}")
     rng = np.random.default_rng(seed)

@@ -27,6 +27,7 @@ from tinysae.backends import BACKENDS
 from tinysae.backends.numpy_ref import activate
 from tinysae.objective import Objective, Params, check_data, init_params
 from tinysae.train import SOLVERS, History, train
+from tinysae.validation import check_int, check_real
 
 #: Version of the ``.npz`` layout written by :meth:`SparseAutoencoder.save`.
 FORMAT_VERSION = 1
@@ -139,21 +140,14 @@ class SparseAutoencoder:
     def _check_hyperparameters(self) -> Objective:
         """Every hyper-parameter, checked at fit (scikit-learn's convention); the Objective."""
         for name in ("n_hidden", "max_iter", "batch_size"):
-            value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
-                raise ValueError(f"{name} must be a positive integer, got {value!r}")
-        lr = self.learning_rate
-        if isinstance(lr, bool) or not isinstance(lr, (int, float, np.integer, np.floating)) or not (
-            np.isfinite(lr) and lr > 0
-        ):
-            raise ValueError(f"learning_rate must be a positive finite number, got {lr!r}")
+            check_int(name, getattr(self, name))
+        check_real("learning_rate", self.learning_rate, minimum=0, strict=True)
         if self.solver not in SOLVERS:
             raise ValueError(f"solver={self.solver!r} is not one of {', '.join(map(repr, SOLVERS))}")
         if self.backend != "auto" and self.backend not in BACKENDS:
             allowed = ", ".join(map(repr, ["auto", *BACKENDS]))
             raise ValueError(f"backend={self.backend!r} is not one of {allowed}")
-        if isinstance(self.seed, bool) or not isinstance(self.seed, (int, np.integer)) or self.seed < 0:
-            raise ValueError(f"seed must be a non-negative integer, got {self.seed!r}")
+        check_int("seed", self.seed, minimum=0)
         return self._objective()
 
     def _check_fitted(self) -> None:

@@ -20,6 +20,8 @@ from dataclasses import dataclass, fields
 
 import numpy as np
 
+from tinysae.validation import check_int, check_real, check_seed
+
 PENALTIES = ("kl", "l1", "none")
 ACTIVATIONS = ("sigmoid", "relu")
 OUTPUTS = ("sigmoid", "identity")
@@ -28,15 +30,6 @@ OUTPUTS = ("sigmoid", "identity")
 def _check_choice(name: str, value: object, allowed: tuple[str, ...]) -> None:
     if value not in allowed:
         raise ValueError(f"{name}={value!r} is not one of {', '.join(map(repr, allowed))}")
-
-
-def _check_number(name: str, value: object) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)):
-        raise TypeError(f"{name} must be a real number, got {type(value).__name__} {value!r}")
-    value = float(value)
-    if not math.isfinite(value):
-        raise ValueError(f"{name} must be finite, got {value}")
-    return value
 
 
 @dataclass(frozen=True)
@@ -74,15 +67,11 @@ class Objective:
         _check_choice("penalty", self.penalty, PENALTIES)
         _check_choice("activation", self.activation, ACTIVATIONS)
         _check_choice("output", self.output, OUTPUTS)
-        rho = _check_number("rho", self.rho)
-        beta = _check_number("beta", self.beta)
-        weight_decay = _check_number("weight_decay", self.weight_decay)
+        rho = check_real("rho", self.rho)
+        beta = check_real("beta", self.beta, minimum=0)
+        weight_decay = check_real("weight_decay", self.weight_decay, minimum=0)
         if self.penalty == "kl" and not 0.0 < rho < 1.0:
             raise ValueError(f"rho must lie in (0, 1) for the KL penalty, got {rho}")
-        if beta < 0:
-            raise ValueError(f"beta must be >= 0, got {beta}")
-        if weight_decay < 0:
-            raise ValueError(f"weight_decay must be >= 0, got {weight_decay}")
         if self.penalty == "kl" and self.activation != "sigmoid":
             raise ValueError(
                 f"penalty='kl' needs activation='sigmoid' (rho_hat must stay in (0, 1)), "
@@ -171,11 +160,9 @@ def init_params(n_visible: int, n_hidden: int, seed: int | np.random.Generator |
     r"""UFLDL's initialisation: weights uniform in :math:`[-r, r]`, :math:`r = \sqrt{6/(n + k + 1)}`;
     zero biases. Same ``seed``, same parameters.
     """
-    for name, value in (("n_visible", n_visible), ("n_hidden", n_hidden)):
-        if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
-            raise ValueError(f"{name} must be a positive integer, got {value!r}")
-    rng = np.random.default_rng(seed)
-    n, k = int(n_visible), int(n_hidden)
+    n = check_int("n_visible", n_visible)
+    k = check_int("n_hidden", n_hidden)
+    rng = check_seed(seed)
     r = math.sqrt(6.0 / (n + k + 1))
     W1 = rng.uniform(-r, r, size=(k, n))
     W2 = rng.uniform(-r, r, size=(n, k))

@@ -47,6 +47,7 @@ import scipy.optimize
 from tinysae.backends import check_params, get_backend, resolve_auto
 from tinysae.backends.numpy_ref import Terms, activate, sparsity_term, terms, weight_decay_term
 from tinysae.objective import Objective, Params, check_data
+from tinysae.validation import check_adam_settings, check_int
 
 SOLVERS = ("lbfgs", "adam")
 
@@ -210,20 +211,6 @@ def _resolve_backend(backend: str) -> tuple[str, ModuleType]:
     return name, get_backend(name)
 
 
-def _check_positive_int(name: str, value: object) -> int:
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
-        raise ValueError(f"{name} must be a positive integer, got {value!r}")
-    return int(value)
-
-
-def _check_positive_float(name: str, value: object) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)):
-        raise TypeError(f"{name} must be a positive number, got {type(value).__name__} {value!r}")
-    if not (np.isfinite(value) and value > 0):
-        raise ValueError(f"{name} must be a positive finite number, got {value!r}")
-    return float(value)
-
-
 def lbfgs(
     params: Params,
     X: np.ndarray,
@@ -247,7 +234,7 @@ def lbfgs(
     objective_check(objective)
     params = check_params(params)
     X = check_data(X, objective, params.n_visible).astype(np.float64, copy=False)
-    max_iter = _check_positive_int("max_iter", max_iter)
+    max_iter = check_int("max_iter", max_iter)
     name, module = _resolve_backend(backend)
     n, k = params.n_visible, params.n_hidden
 
@@ -333,9 +320,9 @@ def adam(
     objective_check(objective)
     params = check_params(params)
     X = check_data(X, objective, params.n_visible)
-    epochs = _check_positive_int("epochs", epochs)
-    batch_size = _check_positive_int("batch_size", batch_size)
-    learning_rate = _check_positive_float("learning_rate", learning_rate)
+    epochs = check_int("epochs", epochs)
+    batch_size = check_int("batch_size", batch_size)
+    learning_rate, beta1, beta2, eps = check_adam_settings(learning_rate, beta1, beta2, eps)
     name, module = _resolve_backend(backend)
     params = params.astype(X.dtype)
 

@@ -30,6 +30,7 @@ from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator
 
 from tinysae.metrics import as_filters
+from tinysae.validation import check_int
 
 
 def _headless() -> bool:
@@ -58,8 +59,7 @@ _select_backend()
 
 def grid_shape(k: int) -> tuple[int, int]:
     """``(rows, cols)`` of a near-square grid holding ``k`` tiles: ``cols = ceil(sqrt(k))``."""
-    if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or k < 1:
-        raise ValueError(f"k must be a positive integer, got {k!r}")
+    check_int("k", k)
     cols = math.ceil(math.sqrt(k))
     rows = math.ceil(k / cols)
     return rows, cols
@@ -75,8 +75,7 @@ def tile_filters(W1: object, patch_shape: tuple[int, int] | None = None, gap: in
     """
     filters = as_filters(W1, patch_shape)
     k, h, w = filters.shape
-    if isinstance(gap, bool) or not isinstance(gap, (int, np.integer)) or gap < 0:
-        raise ValueError(f"gap must be a non-negative integer, got {gap!r}")
+    check_int("gap", gap, minimum=0)
     rows, cols = grid_shape(k)
     image = -np.ones((rows * (h + gap) + gap, cols * (w + gap) + gap))
     scale = np.abs(filters).max(axis=(1, 2))

@@ -33,6 +33,7 @@ import numpy as np
 
 from tinysae.backends import BackendUnavailable, check_params
 from tinysae.objective import Objective, Params, check_data
+from tinysae.validation import check_adam_settings, check_int
 
 #: Tile width: blocks of ``TILE x TILE`` threads, shared-memory tiles of ``TILE x TILE`` entries.
 TILE = 16
@@ -303,20 +304,6 @@ def loss_and_grad(
     return float(out.copy_to_host()[0]), ws.download_grads()
 
 
-def _check_positive_int(name: str, value: object) -> int:
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
-        raise ValueError(f"{name} must be a positive integer, got {value!r}")
-    return int(value)
-
-
-def _check_rate(name: str, value: object, low: float, high: float) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)):
-        raise TypeError(f"{name} must be a real number, got {type(value).__name__} {value!r}")
-    if not (math.isfinite(value) and low <= value < high):
-        raise ValueError(f"{name} must lie in [{low}, {high}), got {value!r}")
-    return float(value)
-
-
 def adam_device(
     params: Params,
     X: np.ndarray,
@@ -350,14 +337,9 @@ def adam_device(
     """
     params = check_params(params)
     X = check_data(X, objective, params.n_visible)
-    learning_rate = _check_rate("learning_rate", learning_rate, 0.0, math.inf)
-    if learning_rate == 0.0:
-        raise ValueError("learning_rate must be > 0, got 0")
-    epochs = _check_positive_int("epochs", epochs)
-    batch_size = _check_positive_int("batch_size", batch_size)
-    beta1 = _check_rate("beta1", beta1, 0.0, 1.0)
-    beta2 = _check_rate("beta2", beta2, 0.0, 1.0)
-    eps = _check_rate("eps", eps, 0.0, math.inf)
+    learning_rate, beta1, beta2, eps = check_adam_settings(learning_rate, beta1, beta2, eps)
+    epochs = check_int("epochs", epochs)
+    batch_size = check_int("batch_size", batch_size)
 
     cuda = _cuda()
     dtype = _compute_dtype(params, X)

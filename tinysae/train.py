@@ -44,7 +44,7 @@ from typing import TextIO
 import numpy as np
 import scipy.optimize
 
-from tinysae.backends import check_params, get_backend, resolve_auto
+from tinysae.backends import check_objective, check_params, get_backend, resolve_auto
 from tinysae.backends.numpy_ref import Terms, activate, sparsity_term, terms, weight_decay_term
 from tinysae.objective import Objective, Params, check_data
 from tinysae.validation import check_adam_settings, check_int
@@ -231,7 +231,7 @@ def lbfgs(
     terms; those cost one numpy encoder pass per iteration, see :func:`split_loss`). On Ctrl-C
     the result holds the lowest-``J`` parameters of every evaluation so far.
     """
-    objective_check(objective)
+    check_objective(objective)
     params = check_params(params)
     X = check_data(X, objective, params.n_visible).astype(np.float64, copy=False)
     max_iter = check_int("max_iter", max_iter)
@@ -317,7 +317,7 @@ def adam(
     result holds whichever has the lowest full-data ``J``: the initial parameters, those at the
     end of each epoch, or those after the last completed step.
     """
-    objective_check(objective)
+    check_objective(objective)
     params = check_params(params)
     X = check_data(X, objective, params.n_visible)
     epochs = check_int("epochs", epochs)
@@ -411,13 +411,6 @@ def train(
     if solver == "adam":
         return adam(params, X, objective, **options)
     raise ValueError(f"solver={solver!r} is not one of {', '.join(map(repr, SOLVERS))}")
-
-
-def objective_check(objective: object) -> Objective:
-    """``objective`` if it is an :class:`Objective`, else a TypeError."""
-    if not isinstance(objective, Objective):
-        raise TypeError(f"objective must be a tinysae.Objective, got {type(objective).__name__}")
-    return objective
 
 
 def _summary_line(result: TrainResult) -> str:

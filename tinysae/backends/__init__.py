@@ -87,6 +87,13 @@ def resolve_auto() -> str:
     return "numpy"
 
 
+def check_objective(objective: object) -> Objective:
+    """``objective`` if it is an :class:`Objective`, else a TypeError."""
+    if not isinstance(objective, Objective):
+        raise TypeError(f"objective must be a tinysae.Objective, got {type(objective).__name__}")
+    return objective
+
+
 def check_params(params: object) -> Params:
     """``params`` if it is a :class:`Params` whose arrays are finite, else a clear error."""
     if not isinstance(params, Params):
@@ -105,8 +112,7 @@ def loss_and_grad(
     ``grads`` is a :class:`Params` holding ``dW1, db1, dW2, db2``. ``backend`` is one of
     ``"numpy"`` (reference), ``"autograd"``, ``"numba"``, ``"cuda"`` or ``"auto"``.
     """
-    if not isinstance(objective, Objective):
-        raise TypeError(f"objective must be a tinysae.Objective, got {type(objective).__name__}")
+    check_objective(objective)
     params = check_params(params)
     X = check_data(X, objective, params.n_visible)
     return get_backend(backend).loss_and_grad(params, X, objective)

@@ -116,13 +116,15 @@ def time_ms(evaluate: Evaluate, repeats: int, budget_s: float = 0.0) -> float:
     """The fastest of at least ``repeats`` timed calls after one warm-up call, in milliseconds.
 
     Fast calls are repeated more, up to ``budget_s`` seconds in all (at most 200 calls): on a
-    machine shared with other work the minimum of many short calls is what the code costs.
+    machine shared with other work the minimum of many short calls is what the code costs. The
+    number of calls is set from the first timed call, not from the warm-up, which may include
+    compiling or loading kernels (about a second) and would leave a fast cell ``repeats`` calls.
     """
+    evaluate()  # warm-up
     start = time.perf_counter()
     evaluate()
-    warm_up = time.perf_counter() - start
-    calls = max(repeats, min(200, int(budget_s / max(warm_up, 1e-6))))
-    best = float("inf")
+    best = time.perf_counter() - start
+    calls = max(repeats, min(200, int(budget_s / max(best, 1e-6)))) - 1
     for _ in range(calls):
         start = time.perf_counter()
         evaluate()
@@ -292,11 +294,11 @@ from tinysae.backends import numba_cpu
 from tinysae.objective import Objective, init_params
 m, n, k = 10000, 64, 25
 params, X = init_params(n, k, seed=0), np.random.default_rng(0).uniform(0, 1, (m, n))
-numba_cpu.loss_and_grad_blas(params, X, Objective())
+numba_cpu.loss_and_grad(params, X, Objective())
 best = float("inf")
 for _ in range(60):
     start = time.perf_counter()
-    numba_cpu.loss_and_grad_blas(params, X, Objective())
+    numba_cpu.loss_and_grad(params, X, Objective())
     best = min(best, time.perf_counter() - start)
 print(numba_cpu.threading_layer(), f"{best * 1e3:.1f}")
 """

@@ -11,7 +11,7 @@ never bare float literals, because a float64 literal would silently promote a fl
 With ``NUMBA_DISABLE_JIT=1`` the decorators do nothing and every kernel runs as plain Python
 (``prange`` becomes ``range``): step through them in a debugger, or measure coverage.
 
-Two ways to use them (:mod:`tinysae.backends.numba_cpu` chooses by problem size):
+Three ways to use them (:mod:`tinysae.backends.numba_cpu` chooses by shape):
 
 * **loops**: :func:`loss_and_grad_loops` does the whole evaluation in one serial call, row by
   row, with hand-written matrix products. Nothing is launched on other threads, so a tiny
@@ -21,6 +21,9 @@ Two ways to use them (:mod:`tinysae.backends.numba_cpu` chooses by problem size)
   :func:`output_delta` and :func:`hidden_delta` (or their ``*_serial`` twins), which also
   produce the column sums (``rho_hat``, ``db2``, ``db1``) on the way, one partial sum per
   chunk of rows.
+* **thin layers**: :func:`thin_forward` and :func:`thin_backward` run the same row passes
+  (``*_rows``) and small BLAS products (``np.dot``) block by block of rows on each thread, so
+  each block goes through every step while it is in cache.
 
 Every kernel uses ``error_model="numpy"``: a float division does not first test its divisor
 for zero to raise ``ZeroDivisionError`` (none of these can divide by zero: ``1 + e^{-|z|} >= 1``,
@@ -231,10 +234,10 @@ def sparsity_terms(col_sum, m, rho, beta, penalty, lo, hi, ds):
 
 @njit(inline="always", error_model="numpy")
 def hidden_forward_rows(Z2, b1, f, start, stop, col_sum):
-    r"""Rows ``start:stop``: in place ``Z2 <- H = f(Z2 + b1)``; ``col_sum[j]`` :math:`= \sum_i H_{ij}`."""
+    r"""Rows ``start:stop``: in place ``Z2 <- H = f(Z2 + b1)``; adds :math:`\sum_i H_{ij}` to
+    ``col_sum[j]``."""
     one = Z2.dtype.type(1)
     k = Z2.shape[1]
-    col_sum[:] = 0
     for i in range(start, stop):
         for j in range(k):
             h = activate(Z2[i, j] + b1[j], f, one)
@@ -252,6 +255,7 @@ def hidden_forward(Z2, b1, f, row_starts, col_sum_part):
     ``rho_hat = col_sum_part.sum(axis=0) / m`` with no second pass over ``H``.
     """
     for c in prange(row_starts.shape[0] - 1):
+        col_sum_part[c] = 0
         hidden_forward_rows(Z2, b1, f, row_starts[c], row_starts[c + 1], col_sum_part[c])
 
 
@@ -259,17 +263,16 @@ def hidden_forward(Z2, b1, f, row_starts, col_sum_part):
 def hidden_forward_serial(Z2, b1, f, row_starts, col_sum_part):
     """:func:`hidden_forward` on the calling thread."""
     for c in range(row_starts.shape[0] - 1):
+        col_sum_part[c] = 0
         hidden_forward_rows(Z2, b1, f, row_starts[c], row_starts[c + 1], col_sum_part[c])
 
 
 @njit(inline="always", error_model="numpy")
 def output_delta_rows(Z3, b2, X, g, inv_m, start, stop, sq_err, db2):
-    r"""Rows ``start:stop``: in place ``Z3 <- D3``; ``sq_err[l]`` :math:`= \sum_i (\hat X_{il} - X_{il})^2`,
-    ``db2[l]`` :math:`= \sum_i D3_{il}`."""
+    r"""Rows ``start:stop``: in place ``Z3 <- D3``; adds :math:`\sum_i (\hat X_{il} - X_{il})^2` to
+    ``sq_err[l]`` and :math:`\sum_i D3_{il}` to ``db2[l]``."""
     one = Z3.dtype.type(1)
     n = Z3.shape[1]
-    sq_err[:] = 0
-    db2[:] = 0
     for i in range(start, stop):
         for j in range(n):
             Xhat = activate(Z3[i, j] + b2[j], g, one)
@@ -293,6 +296,8 @@ def output_delta(Z3, b2, X, g, inv_m, row_starts, sq_err_part, db2_part):
     would stop it from vectorising the loop over ``l``.
     """
     for c in prange(row_starts.shape[0] - 1):
+        sq_err_part[c] = 0
+        db2_part[c] = 0
         output_delta_rows(Z3, b2, X, g, inv_m, row_starts[c], row_starts[c + 1], sq_err_part[c], db2_part[c])
 
 
@@ -300,16 +305,17 @@ def output_delta(Z3, b2, X, g, inv_m, row_starts, sq_err_part, db2_part):
 def output_delta_serial(Z3, b2, X, g, inv_m, row_starts, sq_err_part, db2_part):
     """:func:`output_delta` on the calling thread."""
     for c in range(row_starts.shape[0] - 1):
+        sq_err_part[c] = 0
+        db2_part[c] = 0
         output_delta_rows(Z3, b2, X, g, inv_m, row_starts[c], row_starts[c + 1], sq_err_part[c], db2_part[c])
 
 
 @njit(inline="always", error_model="numpy")
 def hidden_delta_rows(D2, H, f, penalty, ds, l1_scale, start, stop, db1):
-    r"""Rows ``start:stop``: in place ``D2 <- (D3 W2 + sparsity gradient) * f'(Z2)``;
-    ``db1[j]`` :math:`= \sum_i D2_{ij}`."""
+    r"""Rows ``start:stop``: in place ``D2 <- (D3 W2 + sparsity gradient) * f'(Z2)``; adds
+    :math:`\sum_i D2_{ij}` to ``db1[j]``."""
     one = D2.dtype.type(1)
     k = D2.shape[1]
-    db1[:] = 0
     for i in range(start, stop):
         for j in range(k):
             h = H[i, j]
@@ -333,6 +339,7 @@ def hidden_delta(D2, H, f, penalty, ds, l1_scale, row_starts, db1_part):
     ``db1_part[c, j]`` :math:`= \sum_{i \in c} D2_{ij}` (``db1 = db1_part.sum(axis=0)``).
     """
     for c in prange(row_starts.shape[0] - 1):
+        db1_part[c] = 0
         hidden_delta_rows(D2, H, f, penalty, ds, l1_scale, row_starts[c], row_starts[c + 1], db1_part[c])
 
 
@@ -340,6 +347,7 @@ def hidden_delta(D2, H, f, penalty, ds, l1_scale, row_starts, db1_part):
 def hidden_delta_serial(D2, H, f, penalty, ds, l1_scale, row_starts, db1_part):
     """:func:`hidden_delta` on the calling thread."""
     for c in range(row_starts.shape[0] - 1):
+        db1_part[c] = 0
         hidden_delta_rows(D2, H, f, penalty, ds, l1_scale, row_starts[c], row_starts[c + 1], db1_part[c])
 
 
@@ -420,3 +428,67 @@ def loss_and_grad_loops(X, W1, b1, W2, b2, f, g, penalty, rho, beta, lam, lo, hi
             dW2[l, j] += lam * W2[l, j]
     two = one + one
     return sq_err * inv_m / two + lam / two * decay + sparsity
+
+
+# ---------------------------------------------------------------------------------------------
+# thin layers: blocks of rows, each block's products and passes while it is in cache
+# ---------------------------------------------------------------------------------------------
+
+
+@njit(parallel=True, cache=True, error_model="numpy")
+def thin_forward(
+    X, W1, b1, W2, b2, f, g, inv_m, row_starts, block_rows, H, D3, G, col_sum_part, sq_err_part,
+    db2_part, dW2_part,
+):  # fmt: skip
+    r"""Pass 1 of the thin-layer route: everything that does not need ``rho_hat``.
+
+    Chunk ``c`` of rows (``row_starts[c] : row_starts[c + 1]``, one per thread) runs through its
+    rows ``block_rows`` at a time; for the block's rows ``b``, four small BLAS products and two
+    fused passes, all on data still in cache::
+
+        H[b] = X[b] W1^T,  H[b] <- f(H[b] + b1)                        (hidden_forward_rows)
+        Z3 = H[b] W2^T,    Z3 <- D3 = (g(Z3 + b2) - X[b]) * g'(Z3) / m  (output_delta_rows)
+        dW2_part[c] += D3^T H[b],   G[b] = D3 W2
+
+    Writes ``H (m, k)`` and ``G (m, k)`` :math:`= D_3 W_2`; chunk ``c`` writes its sums
+    ``col_sum_part[c] (k,)`` (of ``m rho_hat``), ``sq_err_part[c] (n,)``, ``db2_part[c] (n,)``
+    and ``dW2_part[c] (n, k)``. ``D3 (m, n)`` is scratch space: every block of chunk ``c`` puts
+    its ``Z3`` and ``D3`` in the chunk's first rows, which stay in cache (and nothing is
+    allocated per call: fresh memory costs page faults on every call).
+    """
+    for c in prange(row_starts.shape[0] - 1):
+        col_sum_part[c] = 0
+        sq_err_part[c] = 0
+        db2_part[c] = 0
+        dW2_part[c] = 0
+        for start in range(row_starts[c], row_starts[c + 1], block_rows):
+            stop = min(start + block_rows, row_starts[c + 1])
+            Hb, Xb = H[start:stop], X[start:stop]
+            Z3 = D3[row_starts[c] : row_starts[c] + stop - start]
+            np.dot(Xb, W1.T, Hb)
+            hidden_forward_rows(H, b1, f, start, stop, col_sum_part[c])
+            np.dot(Hb, W2.T, Z3)
+            output_delta_rows(Z3, b2, Xb, g, inv_m, 0, stop - start, sq_err_part[c], db2_part[c])
+            dW2_part[c] += np.dot(Z3.T, Hb)
+            np.dot(Z3, W2, G[start:stop])
+
+
+@njit(parallel=True, cache=True, error_model="numpy")
+def thin_backward(X, H, G, f, penalty, ds, l1_scale, row_starts, block_rows, db1_part, dW1_part):
+    r"""Pass 2 of the thin-layer route, once ``ds`` (the sparsity gradient) is known.
+
+    Block by block of each chunk of rows, as in :func:`thin_forward`::
+
+        G[b] <- D2 = (G[b] + sparsity gradient at H[b]) * f'(Z2)        (hidden_delta_rows)
+        dW1_part[c] += D2^T X[b]
+
+    ``G (m, k)`` holds ``D3 W2`` on entry and ``D2`` on exit; chunk ``c`` writes
+    ``db1_part[c] (k,)`` and ``dW1_part[c] (k, n)``.
+    """
+    for c in prange(row_starts.shape[0] - 1):
+        db1_part[c] = 0
+        dW1_part[c] = 0
+        for start in range(row_starts[c], row_starts[c + 1], block_rows):
+            stop = min(start + block_rows, row_starts[c + 1])
+            hidden_delta_rows(G, H, f, penalty, ds, l1_scale, start, stop, db1_part[c])
+            dW1_part[c] += np.dot(G[start:stop].T, X[start:stop])

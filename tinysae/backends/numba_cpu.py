@@ -7,16 +7,28 @@ Same equations as :mod:`tinysae.backends.numpy_ref` (read them side by side)::
     D2 = (D3 W2 + beta * s / m) * f'(Z2)
     dW2 = D3^T H + lambda W2,  db2 = sum_i D3,   dW1 = D2^T X + lambda W1,  db1 = sum_i D2
 
-computed by one of two routes, chosen by the size of the problem (:func:`loss_and_grad`):
+computed by one of three routes, chosen by the shape (:func:`choose_route`):
 
 * tiny problems (``m n k <= SMALL_WORK``): :func:`loss_and_grad_loops`, one serial kernel with
   hand-written loops (no thread launch, no BLAS call: about 10 microseconds);
+* thin layers (``n k <= THIN_WEIGHTS``, e.g. UFLDL's 64-25-64, with
+  ``m (n + k) >= PARALLEL_ELEMENTS``): :func:`loss_and_grad_thin`. Each of numba's threads
+  takes a chunk of rows and goes through it in blocks of a few hundred rows; for each block it
+  does the products by small BLAS calls and the elementwise passes right after them, while the
+  block is in cache, and sums its own ``dW2, db2, dW1, db1``. Two kernels: one before and one
+  after ``rho_hat`` (which needs every row) is known. For thin layers the five whole-array
+  products are far from the matmul roofline (measured at the UFLDL shape on a 2-core machine:
+  5.2 ms in float64, a third of it, with every ``(m, n)`` array going through memory between
+  products; 2.3 ms block by block in cache), and this route was 1.5-1.7x faster than the BLAS
+  route;
 * everything else: :func:`loss_and_grad_blas`, the five matrix products by numpy's BLAS
   (``X W1^T``, ``H W2^T``, ``D3^T H``, ``D3 W2``, ``D2^T X``) with one fused pass per layer
   between them, which applies the nonlinearity, forms the delta in place and sums columns
   (``rho_hat``, ``db2``, ``db1``) on the way. The passes run over chunks of rows on numba's
   threads when ``m (n + k) >= PARALLEL_ELEMENTS``, else on the calling thread. The three
-  ``(m, k)``/``(m, n)`` work buffers are kept for the next call of the same shape.
+  ``(m, k)``/``(m, n)`` work buffers are kept for the next call of the same shape. Wide layers
+  (MNIST's 784-196) keep OpenBLAS's own threads busy on large products, which the thin route's
+  small per-block products cannot match (measured: 2x slower at ``n k = 16384``).
 
 Arithmetic is in the inputs' dtype: float32 ``X`` and parameters give float32 math and float32
 gradients; float64 (or any mix involving float64, or another float type) computes in float64.
@@ -73,9 +85,20 @@ from tinysae.backends import _numba_kernels as kernels  # noqa: E402  (after cho
 #: fused passes (measured crossover on a 2-core machine: about 4e3).
 SMALL_WORK = 3_000
 
+#: Layers with ``n k`` up to this (and enough rows to use the threads) take the thin-layer
+#: route (measured at m = 10000 on a 2-core machine: 1.2-1.7x faster than the BLAS route for
+#: n k = 1600-4096, about even at 8192, up to 2x slower at 16384, 4x at MNIST's 153664).
+THIN_WEIGHTS = 4096
+
 #: The BLAS path runs its elementwise passes on numba's threads when ``m (n + k)`` reaches
 #: this, and on the calling thread below it (a thread launch costs tens of microseconds).
 PARALLEL_ELEMENTS = 100_000
+
+#: Multiply-adds per block product in the thin-layer route. The products run inside numba's
+#: threads, and from about ``2^19`` multiply-adds on OpenBLAS starts threads of its own for one
+#: product, which then fight numba's (measured with 256-row blocks: n k = 1960 ran at 3.4 ms,
+#: n k = 2048 at 6.0 ms; with blocks sized by this rule, 3.7 ms), so blocks stay below that.
+THIN_BLOCK_WORK = 2**18
 
 _ACTIVATION_CODES = {"sigmoid": kernels.SIGMOID, "relu": kernels.RELU, "identity": kernels.IDENTITY}
 _PENALTY_CODES = {"kl": kernels.KL, "l1": kernels.L1, "none": kernels.NONE}
@@ -152,7 +175,7 @@ def loss_and_grad_loops(params: Params, X: np.ndarray, objective: Objective) -> 
 
 @dataclass
 class _Buffers:
-    """Work arrays of the BLAS path for one ``(m, n, k, dtype, chunks)``."""
+    """Work arrays of the BLAS and thin-layer paths for one ``(m, n, k, dtype, chunks)``."""
 
     key: tuple
     H: np.ndarray  # (m, k): X W1^T, then H
@@ -255,11 +278,76 @@ def loss_and_grad_blas(
     return float(reconstruction + decay + sparsity), Params(dW1, db1, dW2, db2)
 
 
+def thin_block_rows(n: int, k: int) -> int:
+    """Rows per block of the thin-layer kernels: as many as keep a block's products
+    (``block_rows * n * k`` multiply-adds) within :data:`THIN_BLOCK_WORK`, between 16 and 256."""
+    return int(min(256, max(16, THIN_BLOCK_WORK // (n * k))))
+
+
+def loss_and_grad_thin(
+    params: Params, X: np.ndarray, objective: Objective, block_rows: int | None = None
+) -> tuple[float, Params]:
+    """``(J, grads)`` by the two blocked kernels, each in parallel over chunks of rows.
+
+    :func:`~tinysae.backends._numba_kernels.thin_forward` computes everything that does not
+    need ``rho_hat`` (``H``, ``G = D3 W2``, ``dW2``, ``db2``, the squared error); then the
+    sparsity terms; then :func:`~tinysae.backends._numba_kernels.thin_backward` forms ``D2`` and
+    ``dW1, db1``. Each chunk of rows (one per thread) sums its own gradients; they are added here.
+    Blocks have ``block_rows`` rows (default :func:`thin_block_rows`; tests use small blocks).
+    """
+    p = _Setup(params, X, objective)
+    m, n, k, lam, dtype = p.m, p.n, p.k, p.lam, p.dtype
+    chunks = max(1, min(m, numba.get_num_threads()))
+    if block_rows is None:
+        block_rows = thin_block_rows(n, k)
+    if block_rows < 1:
+        raise ValueError(f"block_rows must be a positive number of rows, got {block_rows}")
+    dW2_part, dW1_part = np.empty((chunks, n, k), dtype), np.empty((chunks, k, n), dtype)
+    with _LOCK:
+        # The BLAS route's buffers, same roles: H; D2 holding G = D3 W2 and then D2; D3 here
+        # only as scratch space for one block of rows per thread.
+        b = _get_buffers(m, n, k, dtype, chunks)
+        if not _layer_checked:
+            _choose_threading_layer()
+        kernels.thin_forward(
+            p.X, p.W1, p.b1, p.W2, p.b2, p.f, p.g, dtype.type(1) / m, b.row_starts, block_rows,
+            b.H, b.D3, b.D2, b.col_sum_part, b.sq_err_part, b.db2_part, dW2_part,
+        )  # fmt: skip
+        _check_threading_layer()
+        sparsity = kernels.sparsity_terms(
+            b.col_sum_part.sum(axis=0), dtype.type(m), p.rho, p.beta, p.penalty, p.lo, p.hi, b.ds
+        )
+        kernels.thin_backward(
+            p.X, b.H, b.D2, p.f, p.penalty, b.ds, p.beta / m, b.row_starts, block_rows, b.db1_part, dW1_part
+        )
+        db1, db2 = b.db1_part.sum(axis=0), b.db2_part.sum(axis=0)
+        reconstruction = b.sq_err_part.sum() / (2 * m)
+    dW1, dW2 = dW1_part.sum(axis=0), dW2_part.sum(axis=0)
+    decay = lam / 2 * (np.vdot(p.W1, p.W1) + np.vdot(p.W2, p.W2))
+    if lam != 0:
+        dW1 += lam * p.W1
+        dW2 += lam * p.W2
+    return float(reconstruction + decay + sparsity), Params(dW1, db1, dW2, db2)
+
+
+def choose_route(m: int, n: int, k: int) -> str:
+    """The route :func:`loss_and_grad` takes for ``X (m, n)`` and ``k`` hidden units:
+    ``"loops"`` when ``m n k <= SMALL_WORK``; ``"thin"`` when ``n k <= THIN_WEIGHTS`` and
+    ``m (n + k) >= PARALLEL_ELEMENTS``; else ``"blas"``."""
+    if m * n * k <= SMALL_WORK:
+        return "loops"
+    if n * k <= THIN_WEIGHTS and m * (n + k) >= PARALLEL_ELEMENTS:
+        return "thin"
+    return "blas"
+
+
 def loss_and_grad(params: Params, X: np.ndarray, objective: Objective) -> tuple[float, Params]:
-    """``(J, grads)``: :func:`loss_and_grad_loops` when ``m n k <= SMALL_WORK``, else
-    :func:`loss_and_grad_blas`. Inputs are trusted (validated by
-    :func:`tinysae.backends.loss_and_grad`)."""
+    """``(J, grads)`` by the route :func:`choose_route` picks for the shape. Inputs are trusted
+    (validated by :func:`tinysae.backends.loss_and_grad`)."""
     m, n = X.shape
-    if m * n * params.n_hidden <= SMALL_WORK:
+    route = choose_route(m, n, params.n_hidden)
+    if route == "loops":
         return loss_and_grad_loops(params, X, objective)
+    if route == "thin":
+        return loss_and_grad_thin(params, X, objective)
     return loss_and_grad_blas(params, X, objective)

@@ -57,7 +57,8 @@ def hand_written_adam(params, X, objective, epochs, batch_size, lr, seed):
 def test_lbfgs_decreases_loss_and_records_history(problem, max_iter):
     params, X, objective = problem
     start = full_loss(params, X, objective)
-    result = train.lbfgs(params, X, objective, max_iter=max_iter, backend="numpy", verbose=False)
+    result = train.lbfgs(params, X, objective, max_iter=max_iter, backend="numpy", verbose=False,
+                         terms_every=1)
     h = result.history
     assert result.n_iter == len(h) <= max_iter
     assert result.stop_reason in ("converged", "max_iter") or result.stop_reason.startswith("scipy: ")
@@ -320,3 +321,16 @@ def test_adam_rejects_bad_settings(setting, value, error, message):
     params, X, objective = small_problem(m=4, n=3, k=2)
     with pytest.raises(error, match=message):
         train.adam(params, X, objective, backend="numpy", verbose=False, **{setting: value})
+
+
+def test_lbfgs_records_the_terms_every_few_iterations_and_at_the_end():
+    params, X, objective = small_problem()
+    result = train.lbfgs(params, X, objective, max_iter=25, backend="numpy", verbose=False, terms_every=10)
+    h = result.history
+    assert result.n_iter == 25 and h.iteration == list(range(1, 26))
+    assert h.terms_iteration == [1, 10, 20, 25]
+    total = np.add(np.add(h.reconstruction, h.weight_decay), h.sparsity)
+    np.testing.assert_allclose(total, [h.loss[i - 1] for i in h.terms_iteration], rtol=1e-12)
+    assert h.reconstruction[-1] == pytest.approx(
+        full_loss(result.params, X, objective) - h.weight_decay[-1] - h.sparsity[-1], rel=1e-9
+    )

@@ -121,45 +121,22 @@ def _single(mistakes):
     return pytest.mark.parametrize("mistake", mistakes, ids=[m.key for m in mistakes])
 
 
-@_single(SIGMOID_MISTAKES)
-def test_each_sigmoid_mistake_gets_its_hint(mistake) -> None:
-    feedback = check_sigmoid(mistake.compute, verbose=False)
+SINGLE_FUNCTION_MISTAKES = [
+    pytest.param(checker, mistake, id=f"{checker.__name__}-{mistake.key}")
+    for checker, mistakes in (
+        (check_sigmoid, SIGMOID_MISTAKES),
+        (check_kl_divergence, KL_MISTAKES),
+        (check_kl_gradient, S_MISTAKES),
+        (check_sparsity_delta, DELTA_MISTAKES),
+    )
+    for mistake in mistakes
+]
+
+
+@pytest.mark.parametrize(("checker", "mistake"), SINGLE_FUNCTION_MISTAKES)
+def test_each_known_mistake_gets_its_hint(checker, mistake) -> None:
+    feedback = checker(mistake.compute, verbose=False)
     assert not feedback.passed and feedback.mistake == mistake.key and feedback.hint == mistake.hint
-
-
-@_single(KL_MISTAKES)
-def test_each_kl_mistake_gets_its_hint(mistake) -> None:
-    feedback = check_kl_divergence(mistake.compute, verbose=False)
-    assert not feedback.passed and feedback.mistake == mistake.key and feedback.hint == mistake.hint
-
-
-@_single(S_MISTAKES)
-def test_each_s_mistake_gets_its_hint(mistake) -> None:
-    feedback = check_kl_gradient(mistake.compute, verbose=False)
-    assert not feedback.passed and feedback.mistake == mistake.key and feedback.hint == mistake.hint
-
-
-@_single(DELTA_MISTAKES)
-def test_each_sparsity_delta_mistake_gets_its_hint(mistake) -> None:
-    feedback = check_sparsity_delta(mistake.compute, verbose=False)
-    assert not feedback.passed and feedback.mistake == mistake.key and feedback.hint == mistake.hint
-
-
-def test_forgetting_one_over_m_names_it_in_plain_words(capsys) -> None:
-    def forgot_m(rho, rho_hat, beta, m):
-        return beta * (-rho / rho_hat + (1 - rho) / (1 - rho_hat))
-
-    feedback = check_sparsity_delta(forgot_m)
-    assert feedback.mistake == "no_1_over_m"
-    printed = capsys.readouterr().out
-    assert printed.startswith(FAIL_MARK) and "did you forget the 1/m in beta * s / m?" in printed
-    assert "relative error" in printed and "worst entry" in printed
-
-
-def test_summing_the_kl_is_a_shape_mismatch_with_its_hint() -> None:
-    feedback = check_kl_divergence(lambda rho, r: np.sum(student_kl(rho, r)), verbose=False)
-    assert feedback.mistake == "summed"
-    assert any("has shape ()" in line and "expected (7,)" in line for line in feedback.details)
 
 
 @_single(BACKPROP_MISTAKES)

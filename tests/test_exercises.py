@@ -139,6 +139,23 @@ def test_each_known_mistake_gets_its_hint(checker, mistake) -> None:
     assert not feedback.passed and feedback.mistake == mistake.key and feedback.hint == mistake.hint
 
 
+def test_forgetting_one_over_m_names_it_in_plain_words(capsys) -> None:
+    def forgot_m(rho, rho_hat, beta, m):
+        return beta * (-rho / rho_hat + (1 - rho) / (1 - rho_hat))
+
+    feedback = check_sparsity_delta(forgot_m)
+    assert feedback.mistake == "no_1_over_m"
+    printed = capsys.readouterr().out
+    assert printed.startswith(FAIL_MARK) and "did you forget the 1/m in beta * s / m?" in printed
+    assert "relative error" in printed and "worst entry" in printed
+
+
+def test_summing_the_kl_is_a_shape_mismatch_with_its_hint() -> None:
+    feedback = check_kl_divergence(lambda rho, r: np.sum(student_kl(rho, r)), verbose=False)
+    assert feedback.mistake == "summed"
+    assert any("has shape ()" in line and "expected (7,)" in line for line in feedback.details)
+
+
 @_single(BACKPROP_MISTAKES)
 def test_each_backprop_mistake_gets_its_hint_on_the_outputs_it_breaks(mistake) -> None:
     def buggy(params, X, objective):

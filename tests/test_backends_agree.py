@@ -13,7 +13,7 @@ from strategies import problems
 
 import tinysae
 from tinysae import Objective, Params
-from tinysae.autograd import relative_error
+from tinysae.autograd import NonFiniteGradientError, relative_error
 
 #: (backend, problem-size limits (m, n, k), examples): the CUDA simulator is slow, so tiny.
 BACKENDS = [
@@ -53,3 +53,13 @@ def test_unit_saturated_on_every_sample_stays_finite(backend: str) -> None:
     loss, grads = tinysae.loss_and_grad(params, X, objective, backend=backend)
     assert np.isfinite(loss) and all(np.all(np.isfinite(a)) for a in grads.arrays())
     assert_agree(params, X, objective, backend, tol=1e-10)
+
+
+def test_autograd_reports_a_unit_saturated_on_every_sample() -> None:
+    """The teaching engine does not clip rho_hat: the infinite KL is reported, not hidden."""
+    params = tinysae.init_params(4, 3, seed=1)
+    params.W1[0] = -400.0
+    X = np.random.default_rng(0).uniform(0.5, 1.0, size=(5, 4))
+    objective = Objective(rho=0.05, beta=3.0)
+    with np.errstate(all="ignore"), pytest.raises(NonFiniteGradientError, match="at node 'sparsity'"):
+        tinysae.loss_and_grad(params, X, objective, backend="autograd")

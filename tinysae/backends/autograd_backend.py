@@ -10,7 +10,10 @@ Only the forward pass is written here, with DESIGN.md's names; the engine derive
 
 The KL divergence :math:`\rho\log\frac{\rho}{\hat\rho} + (1-\rho)\log\frac{1-\rho}{1-\hat\rho}` is
 composed from primitives (div, log, mul, sub, add); L1 is :math:`\frac{\beta}{m}\sum|H|`. The
-definitions are those of :mod:`tinysae.backends.numpy_ref`.
+definitions are those of :mod:`tinysae.backends.numpy_ref`, except that ``rho_hat`` is not
+clipped (:func:`~tinysae.backends.numpy_ref.clip_rho_hat`): a unit saturated on every sample
+makes the KL infinite here, and the engine's backward pass says so
+(:class:`~tinysae.autograd.NonFiniteGradientError`) instead of hiding it.
 """
 
 from __future__ import annotations

@@ -6,6 +6,8 @@ this table is where a new backend is added first.
 
 from __future__ import annotations
 
+from functools import partial
+
 import numpy as np
 import pytest
 from hypothesis import given, settings
@@ -63,3 +65,31 @@ def test_autograd_reports_a_unit_saturated_on_every_sample() -> None:
     objective = Objective(rho=0.05, beta=3.0)
     with np.errstate(all="ignore"), pytest.raises(NonFiniteGradientError, match="at node 'sparsity'"):
         tinysae.loss_and_grad(params, X, objective, backend="autograd")
+
+
+#: (backend, data shape (m, n), hidden units): the CUDA simulator gets a tiny problem.
+TRAINING_RUNS = [
+    ("autograd", (200, 16), 6),
+    ("numba", (200, 16), 6),
+    ("numba", (2000, 64), 25),  # large enough for numba's thin-layer route
+    ("cuda", (6, 4), 3),
+]
+
+
+@pytest.mark.usefixtures("fast_thread_switching")
+@pytest.mark.parametrize(("backend", "shape", "k"), TRAINING_RUNS)
+def test_short_training_runs_agree_across_backends(
+    backend: str, shape: tuple[int, int], k: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """20 L-BFGS iterations from the same seed end at the same parameters as the reference."""
+    if backend == "cuda":  # 2x2-thread tiles: the simulator runs 64x fewer threads than 16x16
+        from tinysae.backends import numba_cuda
+
+        monkeypatch.setattr(numba_cuda, "loss_and_grad", partial(numba_cuda.loss_and_grad, tile=2))
+    X = np.random.default_rng(3).uniform(0.05, 0.95, size=shape)
+    start = tinysae.init_params(shape[1], k, seed=0)
+    objective = Objective(rho=0.05, beta=3.0, weight_decay=1e-4)
+    runs = [tinysae.lbfgs(start, X, objective, max_iter=20, backend=name, verbose=False)
+            for name in ("numpy", backend)]
+    assert runs[0].n_iter == runs[1].n_iter == 20
+    assert relative_error(runs[1].params.flatten(), runs[0].params.flatten()) < 1e-8

@@ -19,6 +19,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from strategies import problems
 
+from tinysae.autograd import relative_error
 from tinysae.backends import BackendUnavailable, get_backend, is_available, numba_cuda, numpy_ref
 from tinysae.objective import Objective, Params, init_params
 
@@ -32,23 +33,16 @@ DTYPES = {"float64": (np.float64, 1e-10), "float32": (np.float32, 1e-4)}
 pytestmark = pytest.mark.usefixtures("fast_thread_switching")
 
 
-def rel_err(a: np.ndarray | float, b: np.ndarray | float) -> float:
-    """``||a - b|| / ||a + b||`` (0 when both are 0)."""
-    a, b = np.asarray(a, np.float64), np.asarray(b, np.float64)
-    denominator = np.linalg.norm(a + b)
-    return 0.0 if denominator == 0 else float(np.linalg.norm(a - b) / denominator)
-
-
 def assert_matches_reference(params: Params, X: np.ndarray, objective: Objective, dtype, tol, tile):
     """CUDA in ``dtype`` vs the float64 numpy reference on the same (rounded) inputs."""
     params, X = params.astype(dtype), X.astype(dtype)
     loss, grads = numba_cuda.loss_and_grad(params, X, objective, tile=tile)
     ref_loss, ref_grads = numpy_ref.loss_and_grad(params.astype(np.float64), X.astype(np.float64), objective)
     assert isinstance(loss, float)
-    assert rel_err(loss, ref_loss) < tol, (loss, ref_loss)
+    assert relative_error(loss, ref_loss) < tol, (loss, ref_loss)
     for name, got, want in zip(("dW1", "db1", "dW2", "db2"), grads.arrays(), ref_grads.arrays()):
         assert got.dtype == dtype and got.shape == want.shape, (name, got.dtype, got.shape)
-        assert rel_err(got, want) < tol, (name, rel_err(got, want))
+        assert relative_error(got, want) < tol, (name, relative_error(got, want))
 
 
 @settings(max_examples=15)
@@ -85,7 +79,7 @@ def test_registry_runs_cuda_on_the_simulator():
 
     loss, grads = loss_and_grad(params, X, Objective(), backend="cuda")
     ref_loss, _ = numpy_ref.loss_and_grad(params, X, Objective())
-    assert rel_err(loss, ref_loss) < 1e-10
+    assert relative_error(loss, ref_loss) < 1e-10
     from numba import config
 
     assert numba_cuda.is_real_gpu() is (not config.ENABLE_CUDASIM)
@@ -133,9 +127,9 @@ def test_adam_device_matches_numpy_adam(problem, data):
     got_params, got_history = numba_cuda.adam_device(params, X, objective, tile=4, **kwargs)
     want_params, want_history = numpy_adam(params, X, objective, **kwargs)
     assert len(got_history) == 2
-    assert rel_err(got_history, want_history) < 1e-8
+    assert relative_error(got_history, want_history) < 1e-8
     for got, want in zip(got_params.arrays(), want_params.arrays()):
-        assert rel_err(got, want) < 1e-8
+        assert relative_error(got, want) < 1e-8
 
 
 def test_adam_device_partial_last_batch_and_float32():
@@ -150,8 +144,8 @@ def test_adam_device_partial_last_batch_and_float32():
     params64, X64 = params.astype(np.float32).astype(np.float64), X.astype(np.float32).astype(np.float64)
     want_params, want_history = numpy_adam(params64, X64, objective, **kwargs)
     assert got_params.dtype == np.float32
-    assert rel_err(got_history, want_history) < 1e-4
-    assert rel_err(got_params.flatten(), want_params.flatten()) < 1e-4
+    assert relative_error(got_history, want_history) < 1e-4
+    assert relative_error(got_params.flatten(), want_params.flatten()) < 1e-4
     assert want_history[1] < want_history[0]
 
 
@@ -301,5 +295,5 @@ def test_every_kernel_compiles_to_ptx():
 
 
 def test_rel_err_helper():
-    assert rel_err(np.zeros(3), np.zeros(3)) == 0.0
-    assert math.isclose(rel_err(np.array([1.0]), np.array([3.0])), 0.5)
+    assert relative_error(np.zeros(3), np.zeros(3)) == 0.0
+    assert math.isclose(relative_error(np.array([1.0]), np.array([3.0])), 0.5)

@@ -21,7 +21,7 @@ from pathlib import Path
 import numpy as np
 
 import tinysae
-from tinysae.backends import BACKENDS, BackendUnavailable, get_backend, resolve_auto
+from tinysae.backends import BACKENDS, BackendUnavailable, get_backend, resolve
 from tinysae.objective import ACTIVATIONS, OUTPUTS, PENALTIES, Objective, check_data, init_params
 from tinysae.train import SOLVERS
 
@@ -151,7 +151,7 @@ def _train(args: argparse.Namespace) -> int:
     if args.seed < 0:
         raise UsageError(f"--seed must be >= 0, got {args.seed}")
 
-    backend = resolve_auto() if args.backend == "auto" else args.backend
+    backend = resolve(args.backend)
     try:
         get_backend(backend)
     except (BackendUnavailable, ImportError) as exc:

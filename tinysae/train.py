@@ -44,7 +44,7 @@ from typing import TextIO
 import numpy as np
 import scipy.optimize
 
-from tinysae.backends import check_objective, check_params, get_backend, resolve_auto
+from tinysae.backends import check_objective, check_params, get_backend, resolve
 from tinysae.backends.numpy_ref import Terms, activate, sparsity_term, terms, weight_decay_term
 from tinysae.objective import Objective, Params, check_data
 from tinysae.validation import check_adam_settings, check_int
@@ -207,7 +207,7 @@ class Progress:
 
 def _resolve_backend(backend: str) -> tuple[str, ModuleType]:
     """The backend's name ("auto" resolved) and its module."""
-    name = resolve_auto() if backend == "auto" else backend
+    name = resolve(backend)
     return name, get_backend(name)
 
 

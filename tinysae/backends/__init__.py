@@ -87,6 +87,11 @@ def resolve_auto() -> str:
     return "numpy"
 
 
+def resolve(name: str) -> str:
+    """The backend ``name`` stands for: ``"auto"`` resolved by :func:`resolve_auto`, others as given."""
+    return resolve_auto() if name == "auto" else name
+
+
 def check_objective(objective: object) -> Objective:
     """``objective`` if it is an :class:`Objective`, else a TypeError."""
     if not isinstance(objective, Objective):

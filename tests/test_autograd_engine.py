@@ -10,7 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra.numpy import array_shapes, broadcastable_shapes
 
-from tinysae.autograd import NonFiniteGradientError, Tensor, gradcheck, unbroadcast, where
+from tinysae.autograd import NonFiniteGradientError, Tensor, gradcheck, relative_error, unbroadcast, where
 from tinysae.autograd.tensor import topological_order
 
 finite = st.floats(-3, 3, allow_nan=False)
@@ -92,6 +92,20 @@ def test_broadcast_gradients_match_central_differences(shapes) -> None:
     report = gradcheck(lambda a, b: (a * b + b / (a.square() + 1)).sum(),
                        [rng.normal(size=a_shape), rng.normal(size=b_shape)])
     assert report.relative_error < 1e-7, str(report)
+
+
+@given(a=st.lists(st.integers(-1000, 1000), min_size=1, max_size=6), scale=st.floats(0.01, 100))
+def test_relative_error_is_ufldls_measure(a, scale) -> None:
+    """``||a - n|| / ||a + n||``: 0 for equal inputs, symmetric, scale-free, infinite for opposite ones."""
+    a = np.array(a) / 7.0
+    n = a + 0.5
+    assert relative_error(a, a) == 0.0
+    assert relative_error(a, n) == relative_error(n, a)
+    assert np.isclose(relative_error(scale * a, scale * n), relative_error(a, n), rtol=1e-12, atol=0)
+    if np.any(a != 0):
+        assert relative_error(a, -a) == float("inf")
+        assert np.isclose(relative_error(a, 3 * a), 0.5)
+    assert relative_error(np.zeros(3), np.zeros(3)) == 0.0
 
 
 def test_topological_order_puts_parents_first() -> None:

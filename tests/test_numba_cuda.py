@@ -7,11 +7,11 @@ real-GPU tile size :data:`numba_cuda.TILE` on a shape spanning more than one til
 
 from __future__ import annotations
 
-import math
 import os
 import subprocess
 import sys
 import textwrap
+from types import SimpleNamespace
 
 import numpy as np
 import pytest
@@ -23,14 +23,14 @@ from tinysae.autograd import relative_error
 from tinysae.backends import BackendUnavailable, get_backend, is_available, numba_cuda, numpy_ref
 from tinysae.objective import Objective, Params, init_params
 
-pytestmark = pytest.mark.skipif(
-    not is_available("cuda"), reason="numba-cuda is not installed (pip install 'tinysae[cuda]')"
-)
+pytestmark = [
+    pytest.mark.skipif(
+        not is_available("cuda"), reason="numba-cuda is not installed (pip install 'tinysae[cuda]')"
+    ),
+    pytest.mark.usefixtures("fast_thread_switching"),
+]
 
 DTYPES = {"float64": (np.float64, 1e-10), "float32": (np.float32, 1e-4)}
-
-
-pytestmark = pytest.mark.usefixtures("fast_thread_switching")
 
 
 def assert_matches_reference(params: Params, X: np.ndarray, objective: Objective, dtype, tol, tile):
@@ -294,6 +294,28 @@ def test_every_kernel_compiles_to_ptx():
     assert "10 kernels" in result.stdout
 
 
-def test_rel_err_helper():
-    assert relative_error(np.zeros(3), np.zeros(3)) == 0.0
-    assert math.isclose(relative_error(np.array([1.0]), np.array([3.0])), 0.5)
+def test_simulated_shared_memory_survives_a_thread_switch_during_allocation(monkeypatch):
+    """numba's simulator allocates a block's shared array without a lock; when threads switch
+    inside the allocation, threads of one block get different arrays and sums come out wrong.
+    Here every allocation sleeps, which forces that switch; with
+    :mod:`tinysae.backends._cudasim`'s lock the column sums are still exact."""
+    import time
+
+    from numba.cuda.simulator import kernelapi
+
+    from tinysae.backends import _cudasim
+    from tinysae.backends._cuda_kernels import kernels
+
+    tile = 3
+    K = kernels("float64", tile)
+    assert kernelapi.FakeCUDAShared.array.thread_safe
+
+    def slow_empty(*args, **kwargs):
+        time.sleep(0.002)
+        return np.empty(*args, **kwargs)
+
+    monkeypatch.setattr(_cudasim, "np", SimpleNamespace(empty=slow_empty))
+    A = np.arange(1.0, 1.0 + tile * tile * 2).reshape(tile * tile, 2)
+    out = np.zeros((1, 2))
+    K.column_sums[(1, 1), (tile, tile)](A, out, 1.0, False)
+    np.testing.assert_array_equal(out[0], A.sum(axis=0))

@@ -25,7 +25,8 @@ block is ``tile x tile`` threads). Every literal is typed from the dtype (``ZERO
 float32 kernel never silently computes in float64.
 
 Under numba's CUDA simulator (``NUMBA_ENABLE_CUDASIM=1``) these kernels run as plain Python,
-one thread at a time, so a student can put ``print`` or a debugger inside them.
+each thread of a block a Python thread, so a student can put ``print`` or a debugger inside them
+(:mod:`tinysae.backends._cudasim` fixes the simulator's one race that touches these kernels).
 """
 
 from __future__ import annotations
@@ -36,7 +37,9 @@ from types import SimpleNamespace
 
 import numba
 import numpy as np
-from numba import cuda
+from numba import config, cuda
+
+from tinysae.backends._cudasim import make_shared_arrays_thread_safe
 
 #: Codes of the nonlinearities ``f`` and ``g`` (kernels take ints, not strings).
 SIGMOID, RELU, IDENTITY = 0, 1, 2
@@ -51,6 +54,8 @@ PENALTY_CODES = {"kl": KL, "l1": L1, "none": NO_PENALTY}
 def kernels(dtype_name: str, tile: int) -> SimpleNamespace:
     """All kernels for arrays of ``dtype_name`` ("float32" or "float64") and blocks of
     ``tile x tile`` threads, as attributes of a namespace (compiled lazily, once per process)."""
+    if config.ENABLE_CUDASIM:
+        make_shared_arrays_thread_safe()
     T = numba.from_dtype(np.dtype(dtype_name))
     ZERO = np.dtype(dtype_name).type(0.0)
     ONE = np.dtype(dtype_name).type(1.0)

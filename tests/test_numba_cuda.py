@@ -263,6 +263,42 @@ def test_everything_else_imports_without_numba_cuda():
     assert 'pip install "tinysae[cuda]"' in result.stdout
 
 
+def test_every_kernel_lowers_for_the_gpu_and_float32_kernels_never_use_float64():
+    """numba's CUDA compiler types every kernel and lowers it to LLVM IR (NVVM's input) with no
+    GPU and no CUDA libraries: this catches what the simulator, plain Python, accepts but the GPU
+    compiler refuses. In the float32 kernels' IR (device functions included: ``sigmoid`` calls
+    ``__nv_expf``) no ``double`` appears, so no literal or call silently computes in float64.
+
+    Device functions ask the current GPU for its compute capability when a kernel that calls
+    them is typed; with no GPU here the test answers (7, 5) for it.
+    """
+    result = run_python(
+        """
+        import re
+        import types as pytypes
+        from numba import types
+        from numba.cuda import compiler, dispatcher
+        dispatcher.get_current_device = lambda: pytypes.SimpleNamespace(compute_capability=(7, 5))
+        from tinysae.backends._cuda_kernels import kernel_signatures, kernels
+        for dtype in ("float32", "float64"):
+            K = kernels(dtype, 16)
+            for name, signature in kernel_signatures(dtype).items():
+                result = compiler.compile_cuda(getattr(K, name).py_func, types.void, signature, cc=(7, 5))
+                ir = result.library.get_llvm_str()
+                assert re.search(r"define .*" + name, ir), (dtype, name)
+                doubles = len(re.findall(r"\\bdouble\\b", ir))
+                assert (doubles == 0) == (dtype == "float32"), (dtype, name, doubles)
+                print(dtype, name, "ok")
+        """,
+        NUMBA_ENABLE_CUDASIM="0",
+    )
+    from tinysae.backends._cuda_kernels import kernel_signatures
+
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.count("ok") == 2 * len(kernel_signatures("float32")), result.stdout
+    assert "float32 output_delta ok" in result.stdout
+
+
 def test_every_kernel_compiles_to_ptx():
     """Outside the simulator, ``cuda.compile_ptx`` turns each kernel into PTX for real hardware.
 

@@ -10,7 +10,6 @@ from hypothesis import given, settings
 from scipy.special import expit
 from strategies import problems
 
-from tinysae import exercises
 from tinysae.autograd import numerical_gradient
 from tinysae.backends import numpy_ref
 from tinysae.exercises import (
@@ -23,12 +22,15 @@ from tinysae.exercises import (
     S_MISTAKES,
     SIGMOID_MISTAKES,
     Feedback,
+    backprop,
     check_backprop,
     check_gradient_checker,
     check_kl_divergence,
     check_kl_gradient,
     check_sigmoid,
     check_sparsity_delta,
+    gradient,
+    solutions,
     strip_solutions,
 )
 from tinysae.objective import Objective, Params
@@ -159,15 +161,15 @@ def test_summing_the_kl_is_a_shape_mismatch_with_its_hint() -> None:
 @_single(BACKPROP_MISTAKES)
 def test_each_backprop_mistake_gets_its_hint_on_the_outputs_it_breaks(mistake) -> None:
     def buggy(params, X, objective):
-        out = exercises._backprop_variant(params, X, objective, mistake.key)
+        out = backprop._backprop_variant(params, X, objective, mistake.key)
         return float(out["loss"]), Params(out["dW1"], out["db1"], out["dW2"], out["db2"])
 
     feedback = check_backprop(buggy, verbose=False)
     assert not feedback.passed and feedback.mistake == mistake.key
     assert mistake.hint in feedback.hint
-    right = exercises._backprop_variant(*exercises._backprop_cases()[0][:3])
-    wrong = exercises._backprop_variant(*exercises._backprop_cases()[0][:3], mistake.key)
-    for name in exercises.BACKPROP_OUTPUTS:  # the feedback marks exactly the outputs that differ
+    right = backprop._backprop_variant(*backprop._backprop_cases()[0][:3])
+    wrong = backprop._backprop_variant(*backprop._backprop_cases()[0][:3], mistake.key)
+    for name in backprop.BACKPROP_OUTPUTS:  # the feedback marks exactly the outputs that differ
         differs = not np.allclose(right[name], wrong[name], rtol=1e-9, atol=0)
         mark = FAIL_MARK if differs else PASS_MARK
         assert any(line.startswith(f"{mark} {name}") for line in feedback.details)
@@ -206,7 +208,7 @@ def test_two_mistakes_at_once_are_localised() -> None:
 @_single(GRADIENT_MISTAKES)
 def test_each_numerical_gradient_mistake_gets_its_hint(mistake) -> None:
     def buggy(J, theta, eps):
-        return exercises._finite_difference(J, theta, eps, mistake.key)
+        return gradient._finite_difference(J, theta, eps, mistake.key)
 
     feedback = check_gradient_checker(buggy, verbose=False)
     assert not feedback.passed and feedback.mistake == mistake.key and feedback.hint == mistake.hint
@@ -323,7 +325,7 @@ def test_feedback_repr_is_one_line_and_str_has_the_details() -> None:
 def test_backprop_variant_without_mistake_is_the_reference(problem) -> None:
     params, X, objective = problem
     loss, grads = numpy_ref.loss_and_grad(params, X, objective)
-    out = exercises._backprop_variant(params, X, objective)
+    out = backprop._backprop_variant(params, X, objective)
     assert out["loss"] == pytest.approx(loss, rel=1e-12)
     for name, expected in zip(("dW1", "db1", "dW2", "db2"), grads.arrays()):
         np.testing.assert_allclose(out[name], expected, rtol=1e-10, atol=1e-14)
@@ -339,7 +341,7 @@ def test_finite_difference_without_mistake_is_tinysaes_numerical_gradient(proble
         return numpy_ref.terms(Params.unflatten(theta, n, k), X, objective).loss
 
     theta = params.flatten()
-    np.testing.assert_allclose(exercises._finite_difference(J, theta, 1e-5),
+    np.testing.assert_allclose(gradient._finite_difference(J, theta, 1e-5),
                                numerical_gradient(J, theta, 1e-5), rtol=1e-12, atol=1e-14)
 
 
@@ -386,5 +388,5 @@ def test_strip_solutions_refuses_unbalanced_markers(tmp_path, source) -> None:
 def test_student_version_command_line(tmp_path, capsys) -> None:
     source = tmp_path / "lesson.ipynb"
     source.write_text(json.dumps(_notebook("### BEGIN SOLUTION\nx = 1\n### END SOLUTION")))
-    assert exercises.main([str(source), str(tmp_path / "out.ipynb")]) == 0
+    assert solutions.main([str(source), str(tmp_path / "out.ipynb")]) == 0
     assert "1 solution block(s)" in capsys.readouterr().out

@@ -1,0 +1,100 @@
+r"""Automatic feedback for the lessons' exercises.
+
+Each ``check_*`` function calls a student's implementation on several random inputs, compares
+what it returns with tinysae's reference, prints feedback and returns a :class:`Feedback`
+(``.passed``, ``.hint``, ``.mistake``, ``.errors``). The feedback says
+
+* which output (or which gradient: ``loss``, ``dW1``, ``db1``, ``dW2``, ``db2``) is wrong, on
+  which input, with the relative error
+  :math:`\lVert y - \hat y\rVert / \lVert y + \hat y\rVert` (tolerance :data:`TOLERANCE`)
+  and the worst entry;
+* a wrong shape (and whether the values are right once transposed or reshaped), ``None``
+  returned (a missing ``return``), NaN or inf, an input changed in place;
+* an exception raised inside the student's code, with its line, instead of crashing;
+* a **hint** when the answer matches a known mistake. Every exercise has a table of wrong
+  variants (forgetting the :math:`1/m` of :math:`\beta s/m`, swapping :math:`\rho` and
+  :math:`\hat\rho`, forward differences, ...); each is computed on the same input, and the one
+  the student's output equals names the hint.
+
+The exercises (what the student writes, and the reference it is compared with):
+
+* :func:`check_sigmoid`: ``sigmoid(Z)``, any shape; :math:`1/(1+e^{-Z})`.
+* :func:`check_kl_divergence`: ``kl_divergence(rho, rho_hat)``, shape ``(k,)``;
+  :math:`\mathrm{KL}(\rho\Vert\hat\rho_j)`.
+* :func:`check_kl_gradient`: ``kl_gradient(rho, rho_hat)``, shape ``(k,)``;
+  ``s = -rho / rho_hat + (1 - rho) / (1 - rho_hat)``.
+* :func:`check_sparsity_delta`: ``sparsity_delta(rho, rho_hat, beta, m)``, shape ``(k,)``;
+  ``beta * s / m``.
+* :func:`check_backprop`: ``loss_and_grad(params, X, objective)``; DESIGN.md's backward
+  equations (the numpy reference backend).
+* :func:`check_gradient_checker`: ``numerical_gradient(J, theta, eps)``; central differences.
+
+:func:`strip_solutions` writes the student version of a lesson notebook: every block between
+``### BEGIN SOLUTION`` and ``### END SOLUTION`` becomes ``raise NotImplementedError()``
+(nbgrader's convention, so nbgrader can be used instead); ``python -m tinysae.exercises SOURCE
+DESTINATION`` runs it from the command line.
+
+The package, one module per concern (everything public is re-exported here):
+
+* :mod:`tinysae.exercises.feedback`: :class:`Feedback`, :class:`Mistake`, :class:`Case`, the
+  tolerances and marks, and the helpers every checker shares (calling the student's code,
+  comparing arrays, matching known mistakes);
+* :mod:`tinysae.exercises.sparsity`: the sigmoid, KL, ``s`` and ``beta * s / m`` checkers and
+  their mistake tables;
+* :mod:`tinysae.exercises.backprop`: :func:`check_backprop`, its cases and its mistakes;
+* :mod:`tinysae.exercises.gradient`: :func:`check_gradient_checker` and its mistakes;
+* :mod:`tinysae.exercises.solutions`: :func:`strip_solutions` and the command line.
+"""
+
+from __future__ import annotations
+
+from tinysae.exercises.backprop import BACKPROP_MISTAKES, BACKPROP_OUTPUTS, check_backprop
+from tinysae.exercises.feedback import (
+    FAIL_MARK,
+    MATCH_TOLERANCE,
+    PASS_MARK,
+    TOLERANCE,
+    Case,
+    Feedback,
+    Mistake,
+)
+from tinysae.exercises.gradient import GRADIENT_EPS, GRADIENT_MISTAKES, check_gradient_checker
+from tinysae.exercises.solutions import SOLUTION_BEGIN, SOLUTION_END, main, strip_solutions
+from tinysae.exercises.sparsity import (
+    DELTA_MISTAKES,
+    KL_MISTAKES,
+    S_MISTAKES,
+    SIGMOID_MISTAKES,
+    check_kl_divergence,
+    check_kl_gradient,
+    check_sigmoid,
+    check_sparsity_delta,
+)
+
+__all__ = [
+    "BACKPROP_MISTAKES",
+    "BACKPROP_OUTPUTS",
+    "DELTA_MISTAKES",
+    "FAIL_MARK",
+    "GRADIENT_EPS",
+    "GRADIENT_MISTAKES",
+    "KL_MISTAKES",
+    "MATCH_TOLERANCE",
+    "PASS_MARK",
+    "SIGMOID_MISTAKES",
+    "SOLUTION_BEGIN",
+    "SOLUTION_END",
+    "S_MISTAKES",
+    "TOLERANCE",
+    "Case",
+    "Feedback",
+    "Mistake",
+    "check_backprop",
+    "check_gradient_checker",
+    "check_kl_divergence",
+    "check_kl_gradient",
+    "check_sigmoid",
+    "check_sparsity_delta",
+    "main",
+    "strip_solutions",
+]

@@ -87,6 +87,17 @@ def test_split_loss_matches_the_reference_terms(problem):
     # by subtraction: exact up to the rounding of the larger loss
     tolerance = 1e-12 * reference.loss
     assert split.reconstruction == pytest.approx(reference.reconstruction, rel=1e-9, abs=tolerance)
+    assert split.reconstruction >= 0
+
+
+def test_split_loss_never_reports_a_negative_reconstruction():
+    """A perfect fit leaves a reconstruction term of 0; the subtraction's rounding may not
+    turn it into -4e-16 (which ``tinysae train`` used to print)."""
+    params, X, objective = small_problem(m=5, n=3, k=2)
+    reference = numpy_ref.terms(params, X, objective)
+    exact_terms = reference.weight_decay + reference.sparsity
+    below = np.nextafter(exact_terms, 0.0)  # a J that rounding left just under decay + sparsity
+    assert train.split_loss(params, X, objective, below).reconstruction == 0.0
 
 
 def test_lbfgs_reaches_rho_on_a_real_size_problem():

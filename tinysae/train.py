@@ -130,7 +130,8 @@ def split_loss(params: Params, X: np.ndarray, objective: Objective, loss: float)
 
     give the weight decay and the sparsity term (KL of :math:`\hat\rho`, or
     :math:`\frac{\beta}{m}\sum|H|`), and the reconstruction term is what is left:
-    ``loss - weight_decay - sparsity``. The decoder (``Z3``, ``Xhat``), about two thirds of a
+    ``loss - weight_decay - sparsity``, or 0 where rounding makes that difference negative
+    (a squared error never is). The decoder (``Z3``, ``Xhat``), about two thirds of a
     forward pass, is skipped: with a fast backend computing ``J``, a full numpy forward pass per
     iteration would cost more than the optimisation itself.
     """
@@ -139,7 +140,8 @@ def split_loss(params: Params, X: np.ndarray, objective: Objective, loss: float)
     rho_hat = H.mean(axis=0)
     decay = weight_decay_term(params, objective)
     sparsity = sparsity_term(H, rho_hat, objective)
-    return Terms(float(loss), float(loss) - decay - sparsity, decay, sparsity, rho_hat)
+    reconstruction = max(0.0, float(loss) - decay - sparsity)
+    return Terms(float(loss), reconstruction, decay, sparsity, rho_hat)
 
 
 @dataclass

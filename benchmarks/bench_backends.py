@@ -21,6 +21,10 @@ a dependency) and prints:
   matmul timed in the same run (the best of one measurement before each shape);
 * the speed-up of numba over numpy and over PyTorch.
 
+A tinysae backend is timed through its ``evaluate(model, params, batch)`` (the call training
+makes each iteration: loss, gradients and terms), on the classic model
+:class:`tinysae.ClassicSAE` and one :class:`tinysae.Batch` of all the data.
+
 To add a backend, add one ``(name, factory)`` row to :data:`BACKENDS`: ``factory(params, X,
 objective)`` returns a zero-argument callable that evaluates loss and gradient once, or raises
 :class:`Unavailable` with a note to print.
@@ -37,8 +41,8 @@ from pathlib import Path
 
 import numpy as np
 
+from tinysae import Batch, ClassicSAE, Objective, Params, init_params
 from tinysae.backends import get_backend
-from tinysae.objective import Objective, Params, init_params
 
 SHAPES: list[tuple[str, tuple[int, int, int]]] = [
     ("UFLDL", (10000, 64, 25)),
@@ -59,14 +63,17 @@ Factory = Callable[[Params, np.ndarray, Objective], Evaluate]
 
 
 def registry_backend(name: str) -> Factory:
-    """A factory for tinysae backend ``name`` (called directly: no input validation timed)."""
+    """A factory for tinysae backend ``name``: its ``evaluate(model, params, batch)`` on the
+    classic model of ``params``' shapes (called directly: no input validation timed)."""
 
     def factory(params: Params, X: np.ndarray, objective: Objective) -> Evaluate:
+        n_hidden, n_visible = params["W1"].shape
+        model, batch = ClassicSAE(n_visible, n_hidden, objective), Batch(X)
         try:
-            module = get_backend(name)
+            module = get_backend(name, model)
         except Exception as error:  # ImportError, BackendUnavailable, anything a missing piece raises
             raise Unavailable(f"{name}: {type(error).__name__}: {error}") from error
-        return lambda: module.loss_and_grad(params, X, objective)
+        return lambda: module.evaluate(model, params, batch)
 
     return factory
 
@@ -80,7 +87,7 @@ def torch_backend(params: Params, X: np.ndarray, objective: Objective) -> Evalua
     f = {"sigmoid": torch.sigmoid, "relu": torch.relu}[objective.activation]
     g = {"sigmoid": torch.sigmoid, "identity": lambda z: z}[objective.output]
     Xt = torch.from_numpy(X)
-    arrays = [torch.from_numpy(a) for a in params.arrays()]
+    arrays = [torch.from_numpy(params[name]) for name in ("W1", "b1", "W2", "b2")]
     m, rho, beta, lam = X.shape[0], objective.rho, objective.beta, objective.weight_decay
 
     def evaluate() -> tuple[float, list]:
@@ -290,8 +297,8 @@ if sys.argv[1] != "workqueue":
             x[i] += 1
     start_threads(np.ones(8))
 warnings.simplefilter("ignore")  # the backend warns that it did not get its layer: expected here
+from tinysae import Objective, init_params
 from tinysae.backends import numba_cpu
-from tinysae.objective import Objective, init_params
 m, n, k = 10000, 64, 25
 params, X = init_params(n, k, seed=0), np.random.default_rng(0).uniform(0, 1, (m, n))
 numba_cpu.loss_and_grad(params, X, Objective())

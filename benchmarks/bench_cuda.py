@@ -2,8 +2,10 @@
 
 For each shape ``(m, n, k)`` and dtype it times one evaluation of ``J`` and its four gradients:
 
-* ``tinysae host``: :func:`tinysae.backends.numba_cuda.loss_and_grad`, host arrays in and out
-  (what ``backend="cuda"`` costs through :func:`tinysae.loss_and_grad`);
+* ``tinysae host``: :func:`tinysae.backends.numba_cuda.evaluate` on the classic model
+  (:class:`tinysae.ClassicSAE`), host arrays in and out: loss, gradients and terms (what
+  ``backend="cuda"`` costs per L-BFGS iteration or through :func:`tinysae.evaluate`, less the
+  input validation);
 * ``tinysae device``: the same kernels with data and parameters already on the GPU and only the
   loss copied back (what each step of :func:`~tinysae.backends.numba_cuda.adam_device` costs);
 * ``torch host`` / ``torch device``: the objective written with torch tensors and differentiated
@@ -25,10 +27,12 @@ from collections.abc import Callable
 
 import numpy as np
 
-from tinysae.objective import Objective, Params, init_params
+from tinysae import Batch, ClassicSAE, Objective, Params, init_params
 
 SHAPES = ((10000, 64, 25), (10000, 784, 196), (4096, 512, 4096))
 DTYPES = ("float32", "float64")
+#: The classic's parameters, in the order ``torch_loss`` takes them.
+PARAM_NAMES = ("W1", "b1", "W2", "b2")
 
 
 def _rel_err(a: np.ndarray, b: np.ndarray) -> float:
@@ -51,7 +55,7 @@ def _median_ms(fn: Callable[[], object], synchronize: Callable[[], None], repeat
 
 
 def torch_loss(torch, W1, b1, W2, b2, X, objective: Objective):
-    """DESIGN.md's objective with torch tensors (rows are samples), for ``torch.autograd``."""
+    """docs/design.md's objective with torch tensors (rows are samples), for ``torch.autograd``."""
     m = X.shape[0]
     Z2 = X @ W1.T + b1
     H = torch.sigmoid(Z2) if objective.activation == "sigmoid" else torch.relu(Z2)
@@ -85,11 +89,12 @@ def bench_one(m: int, n: int, k: int, dtype: str, objective: Objective, repeats:
     from tinysae.backends.numba_cuda import TILE, _DeviceParams, _kernels, _Workspace
 
     params, X = _problem(m, n, k, dtype)
+    model, batch = ClassicSAE(n, k, objective), Batch(X)
     device = torch.device("cuda")
 
-    # tinysae, host arrays in and out
+    # tinysae, host arrays in and out (the backend's evaluate, as training calls it)
     def tinysae_host():
-        return numba_cuda.loss_and_grad(params, X, objective)
+        return numba_cuda.evaluate(model, params, batch)
 
     # tinysae, everything already on the device (the adam_device inner step)
     workspace = _Workspace(cuda, _kernels(np.dtype(dtype), TILE), m, n, k)
@@ -103,12 +108,12 @@ def bench_one(m: int, n: int, k: int, dtype: str, objective: Objective, repeats:
 
     # torch
     def torch_host():
-        tensors = [torch.from_numpy(a).to(device).requires_grad_() for a in params.arrays()]
+        tensors = [torch.from_numpy(params[name]).to(device).requires_grad_() for name in PARAM_NAMES]
         J = torch_loss(torch, *tensors, torch.from_numpy(X).to(device), objective)
         J.backward()
         return J.item(), [t.grad.cpu().numpy() for t in tensors]
 
-    leaves = [torch.from_numpy(a).to(device).requires_grad_() for a in params.arrays()]
+    leaves = [torch.from_numpy(params[name]).to(device).requires_grad_() for name in PARAM_NAMES]
     X_t = torch.from_numpy(X).to(device)
 
     def torch_device():
@@ -124,10 +129,11 @@ def bench_one(m: int, n: int, k: int, dtype: str, objective: Objective, repeats:
         "torch host": _median_ms(torch_host, torch.cuda.synchronize, repeats),
         "torch device": _median_ms(torch_device, torch.cuda.synchronize, repeats),
     }
-    loss, grads = tinysae_host()
+    evaluation = tinysae_host()
     torch_J, torch_grads = torch_host()
-    times["loss rel err"] = _rel_err(loss, torch_J)
-    times["grad rel err"] = max(_rel_err(a, b) for a, b in zip(grads.arrays(), torch_grads))
+    times["loss rel err"] = _rel_err(evaluation.loss, torch_J)
+    errors = [_rel_err(evaluation.grads[name], grad) for name, grad in zip(PARAM_NAMES, torch_grads)]
+    times["grad rel err"] = max(errors)
     return times
 
 

@@ -5,7 +5,8 @@ from __future__ import annotations
 import numpy as np
 from hypothesis import strategies as st
 
-from tinysae.objective import Objective, Params, init_params
+from tinysae.objective import Objective, init_params
+from tinysae.params import Params
 
 seeds = st.integers(min_value=0, max_value=2**32 - 1)
 
@@ -38,6 +39,7 @@ def problems(
     rng = np.random.default_rng(draw(seeds))
     params = init_params(n, k, seed=rng)
     scale = draw(st.floats(0.5, 3.0))
-    params = Params(params.W1 * scale, rng.normal(0, 0.5, k), params.W2 * scale, rng.normal(0, 0.5, n))
+    params = Params(W1=params.W1 * scale, b1=rng.normal(0, 0.5, k),
+                    W2=params.W2 * scale, b2=rng.normal(0, 0.5, n))
     X = rng.uniform(0.0, 1.0, size=(m, n))
     return params, X, objective

@@ -22,8 +22,9 @@ def test_train_writes_the_png_and_prints_a_summary(tmp_path, capsys):
     assert out.exists() and out.stat().st_size > 0
     assert text.startswith("tinysae train: 300 samples, 64-25-64, lbfgs, backend numpy\n")
     assert re.search(r"^iter +5  loss [0-9.]+  elapsed [0-9.]+ s$", text, re.M)
-    for field in ("stop reason       max_iter after 5 iterations", "final loss", "mean rho_hat",
-                  "edge score", "time", f"filters           {out}"):
+    for field in ("stop reason       max_iter after 5 iterations", "final loss", "reconstruction    ",
+                  "weight decay      ", "sparsity          ", "mean rho_hat", "edge score", "time",
+                  f"filters           {out}"):
         assert field in text
     loaded = SparseAutoencoder.load(model)
     assert loaded.W1_.shape == (25, 64) and loaded.n_iter_ == 5 and loaded.rho == 0.01

@@ -13,7 +13,8 @@ from hypothesis import strategies as st
 
 from tinysae.backends import numpy_ref
 from tinysae.estimator import FORMAT_VERSION, NotFittedError, SparseAutoencoder
-from tinysae.objective import Objective, Params
+from tinysae.objective import Objective
+from tinysae.params import Params
 
 
 def data(m: int = 60, n: int = 16, seed: int = 0) -> np.ndarray:
@@ -78,6 +79,9 @@ def test_transform_and_score_are_the_reference_forward_pass(model):
     terms = numpy_ref.terms(model.params_, X, objective)
     assert model.score(X) == pytest.approx(-terms.reconstruction, rel=1e-12)
     assert model.score(X, y=np.zeros(len(X))) == model.score(X)
+    # score_samples: minus each sample's squared error; score is half their mean
+    np.testing.assert_allclose(model.score_samples(X), -np.sum((fwd.Xhat - X) ** 2, axis=1), rtol=1e-12)
+    assert model.score(X) == pytest.approx(np.mean(model.score_samples(X)) / 2, rel=1e-12)
 
 
 def test_fit_transform_equals_fit_then_transform():
@@ -100,12 +104,21 @@ def test_training_improves_the_score():
 
 
 # ---------------------------------------------------------------------------------- errors
-@pytest.mark.parametrize("method", ["transform", "inverse_transform", "score", "reconstruct", "save"])
+@pytest.mark.parametrize(
+    "method", ["transform", "inverse_transform", "score", "score_samples", "reconstruct", "save"]
+)
 def test_using_an_unfitted_model_raises_not_fitted(method, tmp_path):
     arg = tmp_path / "m.npz" if method == "save" else data()
     with pytest.raises(NotFittedError, match="not fitted"):
         getattr(SparseAutoencoder(), method)(arg)
     assert issubclass(NotFittedError, ValueError) and issubclass(NotFittedError, AttributeError)
+
+
+@pytest.mark.parametrize("attribute", ["W1_", "b1_", "W2_", "b2_", "objective_", "params_", "model_"])
+def test_fitted_attributes_do_not_exist_before_fit(attribute):
+    with pytest.raises(AttributeError):
+        getattr(SparseAutoencoder(), attribute)
+    assert not hasattr(SparseAutoencoder(), attribute)
 
 
 @settings(max_examples=10)
@@ -207,8 +220,11 @@ def test_saved_file_is_plain_npz_with_json_hyperparameters(model, tmp_path):
     path = tmp_path / "model.npz"
     model.save(path)
     with np.load(path, allow_pickle=False) as f:
-        assert int(f["format_version"]) == FORMAT_VERSION
+        assert int(f["format_version"]) == FORMAT_VERSION == 2
         assert json.loads(str(f["hyperparameters"])) == model.get_params()
+        assert [str(name) for name in f["param_names"]] == ["W1", "b1", "W2", "b2"]
+        assert all(np.array_equal(f[f"param_{name}"], model.params_[name]) for name in model.params_)
+        assert int(f["n_features_in"]) == 16
 
 
 @settings(max_examples=25)
@@ -258,10 +274,11 @@ def test_foreign_files_raise_value_error(kind, tmp_path):
 
 
 DAMAGES = {
-    "missing W2": lambda a: {k: v for k, v in a.items() if k != "W2"},
+    "missing W2": lambda a: {k: v for k, v in a.items() if k != "param_W2"},
+    "W2 not named": lambda a: {**a, "param_names": np.array(["W1", "b1", "b2"])},
     "bad json": lambda a: {**a, "hyperparameters": np.array("{not json")},
     "unknown hyper-parameter": lambda a: {**a, "hyperparameters": np.array(json.dumps({"depth": 3}))},
-    "wrong shapes": lambda a: {**a, "b1": np.zeros(99)},
+    "wrong shapes": lambda a: {**a, "param_b1": np.zeros(99)},
     "n_hidden mismatch": lambda a: {**a, "hyperparameters": np.array(json.dumps({"n_hidden": 9}))},
     "history missing": lambda a: {k: v for k, v in a.items() if k != "history_loss"},
 }
@@ -273,9 +290,32 @@ def test_damaged_model_contents_raise_value_error(model, tmp_path, damage):
     model.save(path)
     with np.load(path, allow_pickle=False) as f:
         arrays = {k: f[k] for k in f.files}
+    assert {f"param_{name}" for name in ("W1", "b1", "W2", "b2")} <= set(arrays)  # the layout damaged
     _write_npz(path, **DAMAGES[damage](arrays))
-    with pytest.raises(ValueError, match="model.npz"):
+    with pytest.raises(ValueError, match=r"model\.npz' is a damaged or inconsistent tinysae model file"):
         SparseAutoencoder.load(path)
+
+
+def test_format_version_1_files_still_load(model, tmp_path):
+    """Version 1 stored W1, b1, W2, b2 under their own names, the terms as history_<term> and
+    no n_features_in."""
+    path = tmp_path / "model.npz"
+    model.save(path)
+    with np.load(path, allow_pickle=False) as f:
+        arrays = {k: f[k] for k in f.files}
+    old = {key: arrays[key] for key in ("format", "hyperparameters", "stop_reason")}
+    old["format_version"] = np.array(1)
+    old.update({name: arrays[f"param_{name}"] for name in ("W1", "b1", "W2", "b2")})
+    for key in ("iteration", "loss", "terms_iteration", "rho_hat_mean"):
+        old[f"history_{key}"] = arrays[f"history_{key}"]
+    for term in ("reconstruction", "weight_decay", "sparsity"):
+        old[f"history_{term}"] = arrays[f"history_term_{term}"]
+    _write_npz(path, **old)
+    back = SparseAutoencoder.load(path)
+    assert back.get_params() == model.get_params() and back.n_features_in_ == 16
+    assert all(np.array_equal(back.params_[name], model.params_[name]) for name in model.params_)
+    assert back.history_ == model.history_ and back.stop_reason_ == model.stop_reason_
+    np.testing.assert_array_equal(back.transform(data()), model.transform(data()))
 
 
 def test_missing_file_is_a_file_not_found_error(tmp_path):
@@ -284,7 +324,10 @@ def test_missing_file_is_a_file_not_found_error(tmp_path):
 
 
 def test_params_property_is_a_params(model):
-    assert isinstance(model.params_, Params) and model.params_.n_hidden == 5
+    assert isinstance(model.params_, Params) and model.params_["W1"].shape == (5, 16)
+    assert list(model.params_) == ["W1", "b1", "W2", "b2"]
+    assert all(model.params_[name] is getattr(model, f"{name}_") for name in model.params_)
+    assert model.objective_ == Objective(rho=0.1) and model.model_.objective is model.objective_
 
 
 def test_changing_hyperparameters_after_fit_only_affects_the_next_fit():

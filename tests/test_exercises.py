@@ -33,7 +33,8 @@ from tinysae.exercises import (
     solutions,
     strip_solutions,
 )
-from tinysae.objective import Objective, Params
+from tinysae.objective import Objective
+from tinysae.params import Params
 
 # ----------------------------------------------------------------------------- student solutions
 # Written the way a student would, not by calling tinysae.
@@ -106,7 +107,7 @@ def test_correct_solutions_pass_and_say_so(checker, solution, capsys) -> None:
 def test_backprop_accepts_params_tuple_or_dict_for_grads() -> None:
     def as_params(params, X, objective):
         loss, g = student_loss_and_grad(params, X, objective)
-        return loss, Params(g["dW1"], g["db1"], g["dW2"], g["db2"])
+        return loss, Params(W1=g["dW1"], b1=g["db1"], W2=g["dW2"], b2=g["db2"])
 
     def as_tuple(params, X, objective):
         loss, g = student_loss_and_grad(params, X, objective)
@@ -162,7 +163,7 @@ def test_summing_the_kl_is_a_shape_mismatch_with_its_hint() -> None:
 def test_each_backprop_mistake_gets_its_hint_on_the_outputs_it_breaks(mistake) -> None:
     def buggy(params, X, objective):
         out = backprop._backprop_variant(params, X, objective, mistake.key)
-        return float(out["loss"]), Params(out["dW1"], out["db1"], out["dW2"], out["db2"])
+        return float(out["loss"]), Params(W1=out["dW1"], b1=out["db1"], W2=out["dW2"], b2=out["db2"])
 
     feedback = check_backprop(buggy, verbose=False)
     assert not feedback.passed and feedback.mistake == mistake.key
@@ -327,18 +328,18 @@ def test_backprop_variant_without_mistake_is_the_reference(problem) -> None:
     loss, grads = numpy_ref.loss_and_grad(params, X, objective)
     out = backprop._backprop_variant(params, X, objective)
     assert out["loss"] == pytest.approx(loss, rel=1e-12)
-    for name, expected in zip(("dW1", "db1", "dW2", "db2"), grads.arrays()):
-        np.testing.assert_allclose(out[name], expected, rtol=1e-10, atol=1e-14)
+    assert tuple(grads) == ("W1", "b1", "W2", "b2")
+    for name, expected in grads.items():
+        np.testing.assert_allclose(out[f"d{name}"], expected, rtol=1e-10, atol=1e-14)
 
 
 @settings(max_examples=25)
 @given(problems(max_m=4, max_n=3, max_k=3, objective=Objective(rho=0.1, beta=2.0, weight_decay=0.01)))
 def test_finite_difference_without_mistake_is_tinysaes_numerical_gradient(problem) -> None:
     params, X, objective = problem
-    n, k = params.n_visible, params.n_hidden
 
     def J(theta):
-        return numpy_ref.terms(Params.unflatten(theta, n, k), X, objective).loss
+        return numpy_ref.terms(params.unflatten(theta), X, objective).loss
 
     theta = params.flatten()
     np.testing.assert_allclose(gradient._finite_difference(J, theta, 1e-5),

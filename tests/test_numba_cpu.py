@@ -21,8 +21,12 @@ from numba import njit
 from strategies import objectives, problems
 
 from tinysae.backends import _numba_kernels as kernels
-from tinysae.backends import loss_and_grad, numba_cpu, numpy_ref
-from tinysae.objective import Objective, Params, init_params
+from tinysae.backends import evaluate, loss_and_grad, numba_cpu, numpy_ref
+from tinysae.models import Batch, ClassicSAE
+from tinysae.objective import Objective, init_params
+from tinysae.params import Params
+
+NAMES = ("W1", "b1", "W2", "b2")
 
 PATHS = {
     "loops": numba_cpu.loss_and_grad_loops,
@@ -53,16 +57,12 @@ def errors(params: Params, X: np.ndarray, objective: Objective, path: str, dtype
     params, X = params.astype(dtype), X.astype(dtype)
     loss, grads = PATHS[path](params, X, objective)
     ref_loss, ref_grads = numpy_ref.loss_and_grad(params.astype(np.float64), X.astype(np.float64), objective)
-    assert all(g.dtype == dtype for g in grads.arrays()), [g.dtype for g in grads.arrays()]
-    assert all(g.shape == r.shape for g, r in zip(grads.arrays(), ref_grads.arrays()))
+    assert tuple(grads) == tuple(ref_grads) == NAMES
+    assert all(g.dtype == dtype for g in grads.values()), [g.dtype for g in grads.values()]
+    assert all(grads[name].shape == ref_grads[name].shape for name in NAMES)
     floor = float(np.finfo(dtype).tiny)
     out = {"loss": rel_error(loss, ref_loss, floor)}
-    out.update(
-        {
-            name: rel_error(g, r, floor)
-            for name, g, r in zip(("dW1", "db1", "dW2", "db2"), grads.arrays(), ref_grads.arrays())
-        }
-    )
+    out.update({f"d{name}": rel_error(grads[name], ref_grads[name], floor) for name in NAMES})
     return out
 
 
@@ -89,7 +89,7 @@ def test_parallel_paths_on_a_shape_with_uneven_chunks(objective, dtype, seed, pa
     rng = np.random.default_rng(seed)
     m, n, k = 37, 11, 5
     params = init_params(n, k, seed=rng)
-    params = Params(params.W1 * 2, rng.normal(0, 0.5, k), params.W2 * 2, rng.normal(0, 0.5, n))
+    params = Params(W1=params.W1 * 2, b1=rng.normal(0, 0.5, k), W2=params.W2 * 2, b2=rng.normal(0, 0.5, n))
     errs = errors(params, rng.uniform(0, 1, (m, n)), objective, path, dtype)
     assert max(errs.values()) < TOLERANCE[dtype], errs
 
@@ -102,13 +102,14 @@ def test_thin_route_with_its_own_block_size(objective, dtype, seed):
     m, n, k = 1500, 64, 25
     assert m > 2 * numba_cpu.thin_block_rows(n, k)
     params = init_params(n, k, seed=rng)
-    params = Params(params.W1 * 2, rng.normal(0, 0.5, k), params.W2 * 2, rng.normal(0, 0.5, n))
+    params = Params(W1=params.W1 * 2, b1=rng.normal(0, 0.5, k), W2=params.W2 * 2, b2=rng.normal(0, 0.5, n))
     X = rng.uniform(0, 1, (m, n))
     params, X = params.astype(dtype), X.astype(dtype)
     loss, grads = numba_cpu.loss_and_grad_thin(params, X, objective)
     ref_loss, ref_grads = numpy_ref.loss_and_grad(params.astype(np.float64), X.astype(np.float64), objective)
-    assert all(g.dtype == dtype for g in grads.arrays())
-    worst = max(rel_error(a, b) for a, b in zip((loss, *grads.arrays()), (ref_loss, *ref_grads.arrays())))
+    assert tuple(grads) == NAMES and all(g.dtype == dtype for g in grads.values())
+    worst = max(rel_error(a, b) for a, b in zip((loss, *(grads[name] for name in NAMES)),
+                                                (ref_loss, *(ref_grads[name] for name in NAMES))))
     assert worst < TOLERANCE[dtype]
 
 
@@ -132,7 +133,15 @@ def test_dispatch_by_shape_and_through_the_registry():
         loss, grads = loss_and_grad(params, X, objective, backend="numba")
         ref_loss, ref_grads = numpy_ref.loss_and_grad(params, X, objective)
         assert rel_error(loss, ref_loss) < 1e-12
-        assert max(rel_error(g, r) for g, r in zip(grads.arrays(), ref_grads.arrays())) < 1e-10
+        assert max(rel_error(grads[name], ref_grads[name]) for name in NAMES) < 1e-10
+        # each route measures the terms itself; they are the reference's, and add up to J
+        evaluation = evaluate(ClassicSAE(n, k, objective), params, Batch(X), backend="numba")
+        ref_terms = numpy_ref.terms(params, X, objective)
+        assert list(evaluation.terms) == ["reconstruction", "weight_decay", "sparsity"]
+        for name, value in evaluation.terms.items():
+            assert rel_error(value, getattr(ref_terms, name)) < 1e-12, name
+        assert rel_error(evaluation.loss, sum(evaluation.terms.values())) < 1e-15
+        assert rel_error(evaluation.rho_hat, ref_terms.rho_hat) < 1e-12
 
 
 def test_reused_buffers_follow_the_shape():
@@ -163,7 +172,7 @@ def test_gradients_are_fresh_arrays():
         _, g1 = PATHS[path](params, X1, objective)
         kept = g1.copy()
         PATHS[path](params, X2, objective)
-        assert all(np.array_equal(a, b) for a, b in zip(g1.arrays(), kept.arrays()))
+        assert all(np.array_equal(g1[name], kept[name]) for name in NAMES)
 
 
 def test_mixed_dtypes_compute_in_float64():
@@ -171,9 +180,9 @@ def test_mixed_dtypes_compute_in_float64():
     X = np.random.default_rng(0).uniform(0, 1, (10, 6)).astype(np.float32)
     for path in ("loops", "blas", "parallel", "thin"):
         _, grads = PATHS[path](params, X, Objective())
-        assert all(g.dtype == np.float64 for g in grads.arrays())
+        assert all(g.dtype == np.float64 for g in grads.values())
         _, grads = PATHS[path](params.astype(np.float32), X.astype(np.float64), Objective())
-        assert all(g.dtype == np.float64 for g in grads.arrays())
+        assert all(g.dtype == np.float64 for g in grads.values())
 
 
 def test_float32_kernels_have_no_float64_variable():
@@ -225,7 +234,7 @@ def saturated_problem(objective: Objective, dtype: type, seed: int) -> tuple[Par
     W1 = rng.choice([-1.0, 1.0], size=(k, n)) * 500.0
     W1[:, 0] = rng.choice([-1.0, 1.0], size=k) * 2000.0
     W2 = rng.choice([-1.0, 1.0], size=(n, k)) * 500.0
-    params = Params(W1, rng.normal(0, 1, k), W2, rng.normal(0, 1, n))
+    params = Params(W1=W1, b1=rng.normal(0, 1, k), W2=W2, b2=rng.normal(0, 1, n))
     return params.astype(dtype), X.astype(dtype)
 
 
@@ -240,7 +249,8 @@ def test_saturated_units_give_finite_results(objective, dtype, path, seed):
     params, X = saturated_problem(objective, dtype, seed)
     loss, grads = PATHS[path](params, X, objective)
     assert np.isfinite(loss)
-    for name, g in zip(("dW1", "db1", "dW2", "db2"), grads.arrays()):
+    assert tuple(grads) == NAMES
+    for name, g in grads.items():
         assert np.all(np.isfinite(g)), name
     # Where the reference is finite too, and (under KL) every rho_hat lies inside the clip range
     # of the dtype computed in (a unit active on 1 row in 1e30 has rho_hat ~1e-30: float64
@@ -268,12 +278,13 @@ def test_kl_with_a_unit_saturated_everywhere_is_finite():
     """rho_hat exactly 0 or 1 (reference: infinite KL, NaN gradient) is clipped to finite values."""
     m, n, k = 5, 3, 2
     X = np.full((m, n), 0.5)
-    params = Params(np.array([[-900.0] * n, [900.0] * n]), np.zeros(k), np.ones((n, k)), np.zeros(n))
+    params = Params(W1=np.array([[-900.0] * n, [900.0] * n]), b1=np.zeros(k),
+                    W2=np.ones((n, k)), b2=np.zeros(n))
     for path in ("loops", "blas", "parallel", "thin"):
         for dtype in (np.float64, np.float32):
             loss, grads = PATHS[path](params.astype(dtype), X.astype(dtype), Objective())
             assert np.isfinite(loss) and loss > 1.0  # a dead and a stuck unit: a large KL term
-            assert all(np.all(np.isfinite(g)) for g in grads.arrays())
+            assert all(np.all(np.isfinite(g)) for g in grads.values())
 
 
 def run_python(code: str, env_extra: dict[str, str]) -> str:
@@ -290,7 +301,8 @@ COMPARE_ALL_OBJECTIVES = """
     import json
     import numpy as np
     from tinysae.backends import numba_cpu, numpy_ref
-    from tinysae.objective import Objective, Params, init_params
+    from tinysae.objective import Objective, init_params
+    from tinysae.params import Params
 
     def rel(a, b):
         a, b = np.asarray(a, float), np.asarray(b, float)
@@ -312,12 +324,13 @@ COMPARE_ALL_OBJECTIVES = """
     for obj in [Objective(), Objective(penalty="l1", activation="relu", output="identity"),
                 Objective(penalty="none", output="identity"), Objective(penalty="l1")]:
         p = init_params(n, k, seed=1)
-        p = Params(p.W1 * 3, rng.normal(0, 0.5, k), p.W2 * 3, rng.normal(0, 0.5, n))
+        p = Params(W1=p.W1 * 3, b1=rng.normal(0, 0.5, k), W2=p.W2 * 3, b2=rng.normal(0, 0.5, n))
         X = rng.uniform(0, 1, (m, n))
         ref_loss, ref = numpy_ref.loss_and_grad(p, X, obj)
         for f in (numba_cpu.loss_and_grad_loops, serial, parallel, thin):
             loss, g = f(p, X, obj)
-            worst = max(worst, rel(loss, ref_loss), *(rel(a, b) for a, b in zip(g.arrays(), ref.arrays())))
+            assert list(g) == list(ref) == ["W1", "b1", "W2", "b2"]
+            worst = max(worst, rel(loss, ref_loss), *(rel(g[name], ref[name]) for name in ref))
     print(json.dumps({"worst": worst, "layer": numba_cpu.threading_layer(),
                       "jit_disabled": bool(numba_cpu.numba.config.DISABLE_JIT),
                       "kernel_is_python": not hasattr(numba_cpu.kernels.hidden_forward, "signatures")}))

@@ -21,7 +21,11 @@ from strategies import problems
 
 from tinysae.autograd import relative_error
 from tinysae.backends import BackendUnavailable, get_backend, is_available, numba_cuda, numpy_ref
-from tinysae.objective import Objective, Params, init_params
+from tinysae.models import Batch, ClassicSAE
+from tinysae.objective import Objective, init_params
+from tinysae.params import Params
+
+NAMES = ("W1", "b1", "W2", "b2")
 
 pytestmark = [
     pytest.mark.skipif(
@@ -40,7 +44,9 @@ def assert_matches_reference(params: Params, X: np.ndarray, objective: Objective
     ref_loss, ref_grads = numpy_ref.loss_and_grad(params.astype(np.float64), X.astype(np.float64), objective)
     assert isinstance(loss, float)
     assert relative_error(loss, ref_loss) < tol, (loss, ref_loss)
-    for name, got, want in zip(("dW1", "db1", "dW2", "db2"), grads.arrays(), ref_grads.arrays()):
+    assert tuple(grads) == tuple(ref_grads) == NAMES
+    for name in NAMES:
+        got, want = grads[name], ref_grads[name]
         assert got.dtype == dtype and got.shape == want.shape, (name, got.dtype, got.shape)
         assert relative_error(got, want) < tol, (name, relative_error(got, want))
 
@@ -65,7 +71,7 @@ def test_real_tile_size_spanning_several_tiles(dtype_name):
     m, n, k = tile + 1, tile + 2, 3
     rng = np.random.default_rng(7)
     params = init_params(n, k, seed=rng)
-    params = Params(params.W1 * 2, rng.normal(0, 0.5, k), params.W2 * 2, rng.normal(0, 0.5, n))
+    params = Params(W1=params.W1 * 2, b1=rng.normal(0, 0.5, k), W2=params.W2 * 2, b2=rng.normal(0, 0.5, n))
     X = rng.uniform(0, 1, size=(m, n))
     dtype, tol = DTYPES[dtype_name]
     assert_matches_reference(params, X, Objective(beta=3.0, rho=0.1, weight_decay=1e-3), dtype, tol, tile)
@@ -80,6 +86,15 @@ def test_registry_runs_cuda_on_the_simulator():
     loss, grads = loss_and_grad(params, X, Objective(), backend="cuda")
     ref_loss, _ = numpy_ref.loss_and_grad(params, X, Objective())
     assert relative_error(loss, ref_loss) < 1e-10
+    # the evaluation's terms, measured on the device, are the reference's (no sparsity for "none")
+    for objective in (Objective(), Objective(penalty="l1"), Objective(penalty="none")):
+        evaluation = numba_cuda.evaluate(ClassicSAE(3, 2, objective), params, Batch(X), tile=2)
+        ref_terms = numpy_ref.terms(params, X, objective)
+        assert list(evaluation.terms) == list(ClassicSAE(3, 2, objective).term_names())
+        for name, value in evaluation.terms.items():
+            assert relative_error(value, getattr(ref_terms, name)) < 1e-10, (objective.penalty, name)
+        assert relative_error(evaluation.loss, ref_terms.loss) < 1e-10
+        assert relative_error(evaluation.rho_hat, ref_terms.rho_hat) < 1e-10
     from numba import config
 
     assert numba_cuda.is_real_gpu() is (not config.ENABLE_CUDASIM)
@@ -94,8 +109,8 @@ def numpy_adam(
 ):
     """The reference loop of the contract ``adam_device`` (and the CPU trainer) follows."""
     params = params.copy()
-    moments = [np.zeros_like(p) for p in params.arrays()]
-    velocities = [np.zeros_like(p) for p in params.arrays()]
+    moments = {name: np.zeros_like(p) for name, p in params.items()}
+    velocities = {name: np.zeros_like(p) for name, p in params.items()}
     rng = np.random.default_rng(seed)
     m = X.shape[0]
     history, t = [], 0
@@ -106,7 +121,8 @@ def numpy_adam(
             loss, grads = numpy_ref.loss_and_grad(params, X[perm[i : i + batch_size]], objective)
             losses.append(loss)
             t += 1
-            for p, g, mom, vel in zip(params.arrays(), grads.arrays(), moments, velocities):
+            for name, p in params.items():
+                g, mom, vel = grads[name], moments[name], velocities[name]
                 mom[:] = beta1 * mom + (1 - beta1) * g
                 vel[:] = beta2 * vel + (1 - beta2) * g * g
                 mhat = mom / (1 - beta1**t)
@@ -128,8 +144,9 @@ def test_adam_device_matches_numpy_adam(problem, data):
     want_params, want_history = numpy_adam(params, X, objective, **kwargs)
     assert len(got_history) == 2
     assert relative_error(got_history, want_history) < 1e-8
-    for got, want in zip(got_params.arrays(), want_params.arrays()):
-        assert relative_error(got, want) < 1e-8
+    assert tuple(got_params) == tuple(want_params) == NAMES
+    for name in NAMES:
+        assert relative_error(got_params[name], want_params[name]) < 1e-8
 
 
 def test_adam_device_partial_last_batch_and_float32():
@@ -154,7 +171,8 @@ def test_adam_device_refuses_to_return_nan():
     """A learning rate that overflows the parameters: a clear error, not NaN parameters."""
     params, X = init_params(3, 2, seed=0), np.full((2, 3), 0.5)
     kwargs = dict(learning_rate=1e300, epochs=1, batch_size=1, seed=0, tile=2)
-    with pytest.raises(FloatingPointError, match="at step 2; lower the learning rate"):
+    message = r"the objective became .* at Adam step 2; check the data and the hyper-parameters"
+    with pytest.raises(FloatingPointError, match=message):
         numba_cuda.adam_device(params, X, Objective(weight_decay=1.0), **kwargs)
 
 

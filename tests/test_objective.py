@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 from strategies import problems, seeds
 
 import tinysae
-from tinysae import Objective, Params, init_params
+from tinysae import ClassicSAE, Objective, Params, init_params
 from tinysae.backends import get_backend
 
 
@@ -46,21 +46,30 @@ def test_flatten_unflatten_round_trip(n: int, k: int, seed: int) -> None:
     params = init_params(n, k, seed=seed)
     theta = params.flatten()
     assert theta.shape == (2 * k * n + k + n,)
-    back = Params.unflatten(theta, n, k)
-    for a, b in zip(params.arrays(), back.arrays()):
+    back = params.unflatten(theta)
+    assert list(back) == ["W1", "b1", "W2", "b2"]
+    for name in params:
+        np.testing.assert_array_equal(params[name], back[name])
+    for a, b in zip(params.values(), ClassicSAE(n, k).unflatten(theta).values()):
         np.testing.assert_array_equal(a, b)
 
 
 def test_unflatten_rejects_wrong_length() -> None:
-    with pytest.raises(ValueError, match=r"length 2\*k\*n \+ k \+ n = 17 for n=3, k=2"):
-        Params.unflatten(np.zeros(22), 3, 2)
+    layout = r"length 17 \(W1 \(2, 3\), b1 \(2,\), W2 \(3, 2\), b2 \(3,\)\), got shape \(22,\)"
+    with pytest.raises(ValueError, match=layout):
+        init_params(3, 2).unflatten(np.zeros(22))
+    with pytest.raises(ValueError, match=layout):
+        ClassicSAE(3, 2).unflatten(np.zeros(22))
 
 
 def test_params_checks_shapes_and_types() -> None:
+    bad_shape = Params(W1=np.zeros((2, 3)), b1=np.zeros(2), W2=np.zeros((3, 3)), b2=np.zeros(3))
+    with pytest.raises(ValueError, match=r"for this ClassicSAE; got W1 \(2, 3\), b1 \(2,\), W2 \(3, 3\)"):
+        ClassicSAE(3, 2).check_params(bad_shape)
     with pytest.raises(ValueError, match=r"W2 \(3, 3\)"):
-        Params(np.zeros((2, 3)), np.zeros(2), np.zeros((3, 3)), np.zeros(3))
-    with pytest.raises(TypeError, match="Params.b1 must be a float numpy array, got list"):
-        Params(np.zeros((2, 3)), [0.0, 0.0], np.zeros((3, 2)), np.zeros(3))
+        tinysae.loss_and_grad(bad_shape, np.full((4, 3), 0.5), Objective())
+    with pytest.raises(TypeError, match=r"Params\['b1'\] must be a float numpy array, got list"):
+        Params(W1=np.zeros((2, 3)), b1=[0.0, 0.0], W2=np.zeros((3, 2)), b2=np.zeros(3))
 
 
 @settings(max_examples=20)

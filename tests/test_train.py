@@ -13,7 +13,11 @@ from strategies import problems, seeds
 
 from tinysae import train
 from tinysae.backends import is_available, numpy_ref
-from tinysae.objective import Objective, Params, init_params
+from tinysae.models import ClassicSAE
+from tinysae.objective import Objective, init_params
+from tinysae.params import Params
+
+NAMES = ("W1", "b1", "W2", "b2")
 
 
 def full_loss(params: Params, X: np.ndarray, objective: Objective) -> float:
@@ -28,9 +32,9 @@ def small_problem(m: int = 40, n: int = 9, k: int = 4, seed: int = 0) -> tuple[P
 def hand_written_adam(params, X, objective, epochs, batch_size, lr, seed):
     """The Adam contract of the issue, written out independently of tinysae.train."""
     b1, b2, eps = 0.9, 0.999, 1e-8
-    p = [a.copy() for a in params.arrays()]
-    mom = [np.zeros_like(a) for a in p]
-    vel = [np.zeros_like(a) for a in p]
+    p = {name: params[name].copy() for name in NAMES}
+    mom = {name: np.zeros_like(a) for name, a in p.items()}
+    vel = {name: np.zeros_like(a) for name, a in p.items()}
     rng = np.random.default_rng(seed)
     t = 0
     epoch_losses = []
@@ -39,16 +43,27 @@ def hand_written_adam(params, X, objective, epochs, batch_size, lr, seed):
         losses = []
         for i in range(0, X.shape[0], batch_size):
             t += 1
-            loss, g = numpy_ref.loss_and_grad(Params(*p), X[perm[i : i + batch_size]], objective)
+            loss, g = numpy_ref.loss_and_grad(Params(p), X[perm[i : i + batch_size]], objective)
             losses.append(loss)
-            for j, gj in enumerate(g.arrays()):
+            for j in NAMES:
+                gj = g[j]
                 mom[j] = b1 * mom[j] + (1 - b1) * gj
                 vel[j] = b2 * vel[j] + (1 - b2) * gj * gj
                 mhat = mom[j] / (1 - b1**t)
                 vhat = vel[j] / (1 - b2**t)
                 p[j] = p[j] - lr * mhat / (np.sqrt(vhat) + eps)
         epoch_losses.append(np.mean(losses))
-    return Params(*p), epoch_losses
+    return Params(p), epoch_losses
+
+
+def term_names(objective: Objective) -> tuple[str, ...]:
+    """The classic's terms for ``objective``: no sparsity term for penalty="none"."""
+    return ClassicSAE(1, 1, objective).term_names()
+
+
+def sum_of_terms(history: train.History) -> np.ndarray:
+    """Each recorded evaluation's terms, added up."""
+    return np.sum([history.terms[name] for name in history.terms], axis=0)
 
 
 # ---------------------------------------------------------------------------------- L-BFGS
@@ -57,47 +72,66 @@ def hand_written_adam(params, X, objective, epochs, batch_size, lr, seed):
 def test_lbfgs_decreases_loss_and_records_history(problem, max_iter):
     params, X, objective = problem
     start = full_loss(params, X, objective)
-    result = train.lbfgs(params, X, objective, max_iter=max_iter, backend="numpy", verbose=False,
-                         terms_every=1)
+    result = train.lbfgs(params, X, objective, max_iter=max_iter, backend="numpy", verbose=False)
     h = result.history
     assert result.n_iter == len(h) <= max_iter
     assert result.stop_reason in ("converged", "max_iter") or result.stop_reason.startswith("scipy: ")
     assert full_loss(result.params, X, objective) <= start + 1e-12 * max(1.0, abs(start))
-    # one entry per iteration, full-batch J equal to the sum of its terms
+    # one entry per iteration (terms at every one), full-batch J equal to the sum of its terms
     assert h.iteration == list(range(1, result.n_iter + 1)) == h.terms_iteration
-    for name in ("loss", "reconstruction", "weight_decay", "sparsity", "rho_hat_mean"):
-        assert len(getattr(h, name)) == result.n_iter
-    total = np.add(np.add(h.reconstruction, h.weight_decay), h.sparsity)
-    np.testing.assert_allclose(h.loss, total, rtol=1e-12, atol=1e-15)
+    if result.n_iter:
+        assert tuple(h.terms) == term_names(objective)
+    for values in (h.loss, *h.terms.values(), h.rho_hat_mean):
+        assert len(values) == result.n_iter
+    if result.n_iter:
+        np.testing.assert_allclose(h.loss, sum_of_terms(h), rtol=1e-12, atol=1e-15)
     assert np.all(np.diff(h.loss) <= 1e-12 * np.maximum(1.0, np.abs(h.loss[1:])))  # L-BFGS is monotone
     if h.loss:
         assert h.loss[-1] == pytest.approx(full_loss(result.params, X, objective), rel=1e-12)
 
 
 @settings(max_examples=30)
-@given(problems())
-def test_split_loss_matches_the_reference_terms(problem):
+@given(problems(), st.sampled_from(["numpy", "autograd", "numba"]))
+def test_history_terms_match_the_reference_terms(problem, backend):
+    """The terms L-BFGS records at each iteration are the reference's terms at that iterate."""
     params, X, objective = problem
-    reference = numpy_ref.terms(params, X, objective)
-    split = train.split_loss(params, X, objective, reference.loss)
-    assert split.loss == reference.loss
-    np.testing.assert_allclose(split.rho_hat, reference.rho_hat, rtol=1e-14)
-    for name in ("weight_decay", "sparsity"):
-        assert getattr(split, name) == pytest.approx(getattr(reference, name), rel=1e-12, abs=1e-300)
-    # by subtraction: exact up to the rounding of the larger loss
-    tolerance = 1e-12 * reference.loss
-    assert split.reconstruction == pytest.approx(reference.reconstruction, rel=1e-9, abs=tolerance)
-    assert split.reconstruction >= 0
+    iterates = []
+
+    def keep(iteration, current, history):
+        iterates.append(current)
+
+    result = train.lbfgs(params, X, objective, max_iter=3, backend=backend, verbose=False, callback=keep)
+    h = result.history
+    assert len(iterates) == result.n_iter == len(h.terms_iteration)
+    for i, current in enumerate(iterates):
+        reference = numpy_ref.terms(current, X, objective)
+        # the reference itself: the same numbers; another backend: its own rounding, relative to
+        # J for a term that is a small difference of logarithms (KL with rho_hat near rho)
+        if backend == "numpy":
+            tol = dict(rel=1e-12, abs=1e-300)
+        else:
+            tol = dict(rel=1e-10, abs=1e-12 * reference.loss)
+        assert h.loss[i] == pytest.approx(reference.loss, **tol)
+        assert h.rho_hat_mean[i] == pytest.approx(np.mean(reference.rho_hat), rel=1e-12, abs=1e-300)
+        for name in term_names(objective):
+            assert h.terms[name][i] == pytest.approx(getattr(reference, name), **tol), name
+        assert h.terms["reconstruction"][i] >= 0
 
 
-def test_split_loss_never_reports_a_negative_reconstruction():
-    """A perfect fit leaves a reconstruction term of 0; the subtraction's rounding may not
-    turn it into -4e-16 (which ``tinysae train`` used to print)."""
-    params, X, objective = small_problem(m=5, n=3, k=2)
-    reference = numpy_ref.terms(params, X, objective)
-    exact_terms = reference.weight_decay + reference.sparsity
-    below = np.nextafter(exact_terms, 0.0)  # a J that rounding left just under decay + sparsity
-    assert train.split_loss(params, X, objective, below).reconstruction == 0.0
+@pytest.mark.parametrize("backend", ["numpy", "autograd", "numba"])
+def test_history_never_reports_a_negative_reconstruction(backend):
+    """A perfect fit leaves a reconstruction term of 0; the history measures it (no
+    subtraction J - decay - sparsity whose rounding could give -4e-16, which ``tinysae train``
+    used to print)."""
+    params = init_params(3, 2, seed=0)
+    params = Params({**params, "W2": np.zeros((3, 2))})  # Xhat = 0 = X: D3 = 0, W2 and b2 stay 0
+    X = np.zeros((5, 3))
+    objective = Objective(rho=0.1, output="identity")
+    result = train.lbfgs(params, X, objective, max_iter=5, backend=backend, verbose=False)
+    h = result.history
+    assert result.n_iter >= 1
+    assert h.terms["reconstruction"] == [0.0] * result.n_iter
+    np.testing.assert_allclose(h.loss, np.add(h.terms["weight_decay"], h.terms["sparsity"]), rtol=1e-12)
 
 
 def test_lbfgs_reaches_rho_on_a_real_size_problem():
@@ -138,8 +172,9 @@ def test_adam_follows_the_contract(problem, epochs, batch_size, lr, seed):
         backend="numpy", verbose=False,
     )
     expected, epoch_losses = hand_written_adam(params, X, objective, epochs, batch_size, lr, seed)
-    for got, want in zip(result.params.arrays(), expected.arrays()):
-        np.testing.assert_allclose(got, want, rtol=1e-12, atol=1e-14)
+    assert tuple(result.params) == NAMES
+    for name in NAMES:
+        np.testing.assert_allclose(result.params[name], expected[name], rtol=1e-12, atol=1e-14)
     np.testing.assert_allclose(result.history.loss, epoch_losses, rtol=1e-12)
     assert result.n_iter == epochs and result.stop_reason == "max_iter"
     assert result.history.iteration == list(range(1, epochs + 1)) == result.history.terms_iteration
@@ -153,7 +188,8 @@ def test_adam_is_reproducible(seed):
     a = train.adam(params, X, objective, seed=seed, **kw)
     b = train.adam(params, X, objective, seed=seed, **kw)
     c = train.adam(params, X, objective, seed=seed + 1, **kw)
-    assert all(np.array_equal(x, y) for x, y in zip(a.params.arrays(), b.params.arrays()))
+    assert tuple(a.params) == tuple(b.params) == NAMES
+    assert all(np.array_equal(a.params[name], b.params[name]) for name in NAMES)
     assert a.history.loss == b.history.loss
     assert not np.array_equal(a.params.W1, c.params.W1)  # another seed, another shuffle
 
@@ -162,7 +198,7 @@ def test_adam_keeps_float32():
     params, X, objective = small_problem()
     result = train.adam(params, X.astype(np.float32), objective, epochs=2, batch_size=16,
                         backend="numpy", verbose=False)
-    assert all(a.dtype == np.float32 for a in result.params.arrays())
+    assert all(a.dtype == np.float32 for a in result.params.values())
 
 
 def test_adam_uses_the_device_path_when_cuda_offers_one(monkeypatch):
@@ -170,12 +206,23 @@ def test_adam_uses_the_device_path_when_cuda_offers_one(monkeypatch):
     calls = {}
 
     class FakeCuda:
+        evaluate = staticmethod(numpy_ref.evaluate)  # the terms at the end
+
         @staticmethod
         def adam_device(p, data, obj, *, learning_rate, epochs, batch_size, seed, beta1, beta2, eps):
             calls.update(learning_rate=learning_rate, epochs=epochs, batch_size=batch_size, seed=seed)
             return hand_written_adam(p, data, obj, epochs, batch_size, learning_rate, seed)
 
-    monkeypatch.setattr(train, "_resolve_backend", lambda backend: ("cuda", FakeCuda))
+    real_resolve, real_get_backend = train.resolve, train.get_backend
+
+    def resolve(name, model=None):
+        return "cuda" if name == "cuda" else real_resolve(name, model)
+
+    def get_backend(name, model=None):
+        return FakeCuda if name == "cuda" else real_get_backend(name, model)
+
+    monkeypatch.setattr(train, "resolve", resolve)
+    monkeypatch.setattr(train, "get_backend", get_backend)
     result = train.adam(params, X, objective, epochs=3, batch_size=16, learning_rate=0.01, seed=7,
                         backend="cuda", verbose=False)
     assert calls == dict(learning_rate=0.01, epochs=3, batch_size=16, seed=7)
@@ -184,6 +231,8 @@ def test_adam_uses_the_device_path_when_cuda_offers_one(monkeypatch):
     np.testing.assert_allclose(result.history.loss, host.history.loss, rtol=1e-12)
     np.testing.assert_allclose(result.params.W1, host.params.W1, rtol=1e-12)
     assert result.backend == "cuda" and result.history.terms_iteration == [3]
+    reference = numpy_ref.terms(result.params, X, objective)
+    assert result.history.terms == {name: [getattr(reference, name)] for name in term_names(objective)}
 
 
 # ---------------------------------------------------------------------------------- Ctrl-C
@@ -202,17 +251,17 @@ def test_keyboard_interrupt_from_the_callback_keeps_the_best_params():
 
 def test_keyboard_interrupt_inside_the_backend_keeps_the_best_params(monkeypatch):
     params, X, objective = small_problem()
-    real = numpy_ref.loss_and_grad
+    real = numpy_ref.evaluate
     losses = []
 
-    def interrupting(p, data, obj):
+    def interrupting(model, p, batch):
         if len(losses) == 8:
             raise KeyboardInterrupt
-        loss, grads = real(p, data, obj)
-        losses.append(loss)
-        return loss, grads
+        evaluation = real(model, p, batch)
+        losses.append(evaluation.loss)
+        return evaluation
 
-    monkeypatch.setattr(numpy_ref, "loss_and_grad", interrupting)
+    monkeypatch.setattr(numpy_ref, "evaluate", interrupting)
     result = train.lbfgs(params, X, objective, max_iter=100, backend="numpy", verbose=False)
     assert result.stop_reason == "interrupted"
     assert full_loss(result.params, X, objective) == pytest.approx(min(losses), rel=1e-12)
@@ -221,22 +270,24 @@ def test_keyboard_interrupt_inside_the_backend_keeps_the_best_params(monkeypatch
 
 def test_keyboard_interrupt_during_adam_keeps_the_best_params(monkeypatch):
     params, X, objective = small_problem(m=64)
-    real = numpy_ref.loss_and_grad
-    calls = []
+    real = numpy_ref.evaluate
+    steps = []
 
-    def interrupting(p, data, obj):
-        calls.append(1)
-        if len(calls) == 11:  # in the middle of epoch 3 (4 steps per epoch)
-            raise KeyboardInterrupt
-        return real(p, data, obj)
+    def interrupting(model, p, batch):
+        if batch.size < X.shape[0]:  # a minibatch step, not a full-data evaluation
+            steps.append(1)
+            if len(steps) == 11:  # in the middle of epoch 3 (4 steps per epoch)
+                raise KeyboardInterrupt
+        return real(model, p, batch)
 
-    monkeypatch.setattr(numpy_ref, "loss_and_grad", interrupting)
+    monkeypatch.setattr(numpy_ref, "evaluate", interrupting)
     result = train.adam(params, X, objective, epochs=10, batch_size=16, learning_rate=0.05,
                         backend="numpy", verbose=False)
     assert result.stop_reason == "interrupted" and result.n_iter == 2
     # the best of: the start, the end of each completed epoch, the last completed step
     h = result.history
-    epoch_ends = np.add(np.add(h.reconstruction, h.weight_decay), h.sparsity)
+    assert h.terms_iteration == [1, 2]
+    epoch_ends = sum_of_terms(h)
     assert full_loss(result.params, X, objective) <= min(full_loss(params, X, objective), *epoch_ends) + 1e-15
 
 
@@ -314,8 +365,9 @@ def test_adam_on_the_cuda_backend_matches_the_host_loop():
     host = train.adam(params, X, objective, backend="numpy", **kw)
     assert device.backend == "cuda"
     np.testing.assert_allclose(device.history.loss, host.history.loss, rtol=1e-10)
-    for a, b in zip(device.params.arrays(), host.params.arrays()):
-        np.testing.assert_allclose(a, b, rtol=1e-10, atol=1e-12)
+    assert tuple(device.params) == tuple(host.params) == NAMES
+    for name in NAMES:
+        np.testing.assert_allclose(device.params[name], host.params[name], rtol=1e-10, atol=1e-12)
 
 
 @pytest.mark.parametrize(
@@ -334,14 +386,41 @@ def test_adam_rejects_bad_settings(setting, value, error, message):
         train.adam(params, X, objective, backend="numpy", verbose=False, **{setting: value})
 
 
-def test_lbfgs_records_the_terms_every_few_iterations_and_at_the_end():
+def test_lbfgs_records_the_terms_at_every_iteration_and_at_the_end():
     params, X, objective = small_problem()
-    result = train.lbfgs(params, X, objective, max_iter=25, backend="numpy", verbose=False, terms_every=10)
+    with pytest.raises(TypeError, match="terms_every"):  # the option is gone: terms come with every J
+        train.lbfgs(params, X, objective, max_iter=25, backend="numpy", verbose=False, terms_every=10)
+    result = train.lbfgs(params, X, objective, max_iter=25, backend="numpy", verbose=False)
     h = result.history
     assert result.n_iter == 25 and h.iteration == list(range(1, 26))
-    assert h.terms_iteration == [1, 10, 20, 25]
-    total = np.add(np.add(h.reconstruction, h.weight_decay), h.sparsity)
-    np.testing.assert_allclose(total, [h.loss[i - 1] for i in h.terms_iteration], rtol=1e-12)
-    assert h.reconstruction[-1] == pytest.approx(
-        full_loss(result.params, X, objective) - h.weight_decay[-1] - h.sparsity[-1], rel=1e-9
+    assert h.terms_iteration == list(range(1, 26))
+    assert tuple(h.terms) == ("reconstruction", "weight_decay", "sparsity")
+    np.testing.assert_allclose(sum_of_terms(h), [h.loss[i - 1] for i in h.terms_iteration], rtol=1e-12)
+    decay, sparsity = h.terms["weight_decay"][-1], h.terms["sparsity"][-1]
+    assert h.terms["reconstruction"][-1] == pytest.approx(
+        full_loss(result.params, X, objective) - decay - sparsity, rel=1e-9
     )
+
+
+def test_history_as_arrays_round_trip_keeps_each_term():
+    params, X, _ = small_problem()
+    for objective, names in [(Objective(rho=0.1), ("reconstruction", "weight_decay", "sparsity")),
+                             (Objective(penalty="none"), ("reconstruction", "weight_decay"))]:
+        h = train.lbfgs(params, X, objective, max_iter=4, backend="numpy", verbose=False).history
+        assert tuple(h.terms) == names
+        arrays = h.as_arrays()
+        fields = {"iteration", "loss", "terms_iteration", "rho_hat_mean"}
+        assert set(arrays) == fields | {f"term_{name}" for name in names}
+        back = train.History.from_arrays(arrays)
+        assert back == h
+
+
+@pytest.mark.filterwarnings("ignore::RuntimeWarning")  # the parameters overflow on purpose
+def test_training_stops_with_a_clear_error_when_the_objective_is_not_finite():
+    params, X = init_params(3, 2, seed=0), np.full((2, 3), 0.5)
+    objective = Objective(weight_decay=1.0)
+    message = (r"the objective became inf at Adam step 2 \(the weight_decay term is inf\); "
+               r"check the data and the hyper-parameters \(a smaller learning rate\?\)")
+    with pytest.raises(FloatingPointError, match=message):
+        train.adam(params, X, objective, learning_rate=1e300, epochs=1, batch_size=1, backend="numpy",
+                   verbose=False)

@@ -94,6 +94,8 @@ def test_training_curves_render(history, tmp_path):
     labels = [line.get_label() for line in left.get_lines()]
     assert labels[:2] == ["loss J", "reconstruction"] and "sparsity" in labels
     np.testing.assert_allclose(left.get_lines()[0].get_ydata(), history.loss)
+    np.testing.assert_array_equal(left.get_lines()[1].get_xdata(), history.terms_iteration)
+    np.testing.assert_allclose(left.get_lines()[1].get_ydata(), history.terms["reconstruction"])
     np.testing.assert_allclose(right.get_lines()[0].get_ydata(), history.rho_hat_mean)
     assert path.exists() and matplotlib.image.imread(path).shape[:2] == (400, 1000)
 

@@ -3,36 +3,57 @@
 The public API, by layer (each layer knows only the ones above it):
 
 * the engine: :class:`Tensor`, :func:`explain`, :func:`gradcheck` (:mod:`tinysae.autograd`);
-* the objective: :class:`Objective`, :class:`Params`, :func:`init_params`;
-* its backends: :func:`loss_and_grad`, :func:`available_backends`, :func:`check_gradient`;
+* the model layer: :class:`Params`, the terms (:class:`Term`, :class:`Penalty`, :class:`KL`,
+  :class:`L1`), the models (:class:`Model`, :class:`Batch`, :class:`ClassicSAE`) and the classic's
+  settings :class:`Objective` with :func:`init_params`;
+* the backends: :func:`evaluate` (any model), :func:`loss_and_grad` (the classic),
+  :func:`available_backends`, :func:`check_gradient`;
 * the sparsity-gradient derivation: :func:`sparsity_derivation`;
 * data: :func:`load_natural_images`, :func:`sample_patches`, :func:`load_digits`;
-* training: :func:`lbfgs`, :func:`adam` and the estimator :class:`SparseAutoencoder`.
+* training: :func:`lbfgs`, :func:`adam`, the estimators' base :class:`AutoencoderEstimator` and
+  :class:`SparseAutoencoder`.
+
+``docs/design.md`` in the repository describes the layers and how to add a model or a term.
 """
 
 from tinysae.autograd import Tensor, explain, gradcheck
-from tinysae.backends import available_backends, loss_and_grad
+from tinysae.backends import available_backends, evaluate, loss_and_grad
 from tinysae.checks import check_gradient
 from tinysae.datasets import load_digits, load_natural_images, make_sparse_sources, sample_patches
 from tinysae.derivation import sparsity_derivation
-from tinysae.estimator import NotFittedError, SparseAutoencoder
-from tinysae.objective import Objective, Params, init_params
+from tinysae.estimator import AutoencoderEstimator, NotFittedError, SparseAutoencoder
+from tinysae.models import Batch, ClassicSAE, Model
+from tinysae.objective import Objective, init_params
+from tinysae.params import Params
+from tinysae.terms import KL, L1, Penalty, Sparsity, SquaredError, Term, WeightDecay
 from tinysae.train import History, TrainResult, adam, lbfgs
 
 __version__ = "0.1.0"
 
 __all__ = [
+    "KL",
+    "L1",
+    "AutoencoderEstimator",
+    "Batch",
+    "ClassicSAE",
     "History",
     "NotFittedError",
+    "Model",
     "Objective",
     "Params",
+    "Penalty",
     "SparseAutoencoder",
+    "Sparsity",
+    "SquaredError",
     "Tensor",
+    "Term",
     "TrainResult",
+    "WeightDecay",
     "__version__",
     "adam",
     "available_backends",
     "check_gradient",
+    "evaluate",
     "explain",
     "gradcheck",
     "init_params",

@@ -22,7 +22,8 @@ import numpy as np
 
 import tinysae
 from tinysae.backends import BACKENDS, BackendUnavailable, get_backend, resolve
-from tinysae.objective import ACTIVATIONS, OUTPUTS, PENALTIES, Objective, check_data, init_params
+from tinysae.objective import ACTIVATIONS, OUTPUTS, Objective, check_data, init_params
+from tinysae.terms import PENALTIES
 from tinysae.train import SOLVERS
 
 
@@ -177,13 +178,13 @@ def _train(args: argparse.Namespace) -> int:
     print(f"  stop reason       {model.stop_reason_} after {model.n_iter_} iterations ({backend})")
     final = f"{h.loss[-1]:.6g}" if h.loss else "(no iteration completed)"
     print(f"  final loss        {final}")
-    if h.reconstruction:
-        print(f"  reconstruction    {h.reconstruction[-1]:.6g}")
-        print(f"  sparsity          {h.sparsity[-1]:.6g}")
+    for name, values in h.terms.items():
+        print(f"  {name.replace('_', ' '):<17} {values[-1]:.6g}")
+    if h.rho_hat_mean:
         print(f"  mean rho_hat      {h.rho_hat_mean[-1]:.4g}  (target {args.rho:g})")
     if shape[0] > 1:
         trained = edge_score(model.W1_, shape)
-        initial = edge_score(init_params(n, args.hidden, seed=args.seed).W1, shape)
+        initial = edge_score(init_params(n, args.hidden, seed=args.seed)["W1"], shape)
         print(f"  edge score        {trained.edge.mean():.3f} (initial weights {initial.edge.mean():.3f});"
               f" {trained.summary()}")
     print(f"  time              {seconds:.1f} s")

@@ -1,4 +1,4 @@
-r"""The demo behind ``tinysae explain``: the engine derives DESIGN.md's sparsity gradient.
+r"""The demo behind ``tinysae explain``: the engine derives docs/design.md's sparsity gradient.
 
 On a tiny random problem with the KL objective, :func:`sparsity_derivation` asks the engine to
 explain :math:`\partial J / \partial Z_2`. Two kinds of path leave ``J`` and meet at ``H``:
@@ -29,7 +29,9 @@ import numpy as np
 from tinysae.autograd import Derivation, explain, relative_error
 from tinysae.autograd.explain import sample
 from tinysae.backends import autograd_backend, numpy_ref
-from tinysae.objective import Objective, Params, init_params
+from tinysae.functions import activation
+from tinysae.objective import Objective, init_params
+from tinysae.params import Params
 from tinysae.validation import check_int
 
 DEFAULT_OBJECTIVE = Objective(rho=0.05, beta=3.0, weight_decay=1e-4)
@@ -37,9 +39,9 @@ DEFAULT_OBJECTIVE = Objective(rho=0.05, beta=3.0, weight_decay=1e-4)
 
 @dataclass
 class SparsityDerivation:
-    """The engine's derivation of ``dJ/dZ2`` next to DESIGN.md's closed form ``D2``.
+    """The engine's derivation of ``dJ/dZ2`` next to docs/design.md's closed form ``D2``.
 
-    Arrays use DESIGN.md's names and shapes: ``W2 (n, k)``, ``D3 (m, n)``, ``s (k,)``, ``D2 (m, k)``;
+    Arrays use docs/design.md's names and shapes: ``W2 (n, k)``, ``D3 (m, n)``, ``s (k,)``, ``D2 (m, k)``;
     ``reconstruction_at_H`` and ``sparsity_at_H`` (both ``(m, k)``) are what the two kinds of
     path bring to ``H`` in the engine; ``engine_grad (m, k)`` is ``Z2.grad`` after
     ``J.backward()``.
@@ -85,7 +87,7 @@ class SparsityDerivation:
             (f"at H:  dJ/dH  = D3 W2 + beta * s / m   (reconstruction path + sparsity paths; "
              f"beta = {o.beta:g}, m = {self.m})",
              r"\frac{\partial J}{\partial H}", r"D_3 W_2 + \frac{\beta}{m}\,s"),
-            ("at Z2: dJ/dZ2 = dJ/dH * f'(Z2) = D2     (closed form of DESIGN.md)",
+            ("at Z2: dJ/dZ2 = dJ/dH * f'(Z2) = D2     (closed form of docs/design.md)",
              r"\frac{\partial J}{\partial Z_2}",
              r"\left(D_3 W_2 + \frac{\beta}{m}\,s\right) \odot f'(Z_2) = D_2"),
         ]
@@ -132,7 +134,7 @@ def _label(nodes: list[str]) -> str:
 def sparsity_derivation(m: int = 5, n: int = 4, k: int = 3, seed: int = 0,
                         objective: Objective = DEFAULT_OBJECTIVE) -> SparsityDerivation:
     """Explain ``dJ/dZ2`` on a random problem (``X (m, n)`` uniform in [0, 1], UFLDL's weights,
-    small random biases) and compare it with DESIGN.md's ``D2``. ``objective`` must use the KL
+    small random biases) and compare it with docs/design.md's ``D2``. ``objective`` must use the KL
     penalty (which needs sigmoid hidden units)."""
     for name, value in (("m", m), ("n", n), ("k", k)):
         check_int(name, value)
@@ -140,7 +142,7 @@ def sparsity_derivation(m: int = 5, n: int = 4, k: int = 3, seed: int = 0,
         raise ValueError(f"sparsity_derivation needs an Objective with penalty='kl', got {objective!r}")
     rng = np.random.default_rng(seed)
     start = init_params(n, k, seed=rng)
-    params = Params(start.W1, rng.normal(0, 0.5, k), start.W2, rng.normal(0, 0.5, n))
+    params = Params(W1=start.W1, b1=rng.normal(0, 0.5, k), W2=start.W2, b2=rng.normal(0, 0.5, n))
     X = rng.uniform(0.0, 1.0, size=(m, n))
 
     nodes = autograd_backend.build_graph(params, X, objective)
@@ -152,9 +154,9 @@ def sparsity_derivation(m: int = 5, n: int = 4, k: int = 3, seed: int = 0,
     shares = {step.child: step.grad for step in at_H.branches}
 
     fwd = numpy_ref.forward(params, X, objective)
-    D3 = (fwd.Xhat - X) * numpy_ref.activate_grad(fwd.Z3, fwd.Xhat, objective.output) / m
+    D3 = (fwd.Xhat - X) * activation(objective.output).derivative(fwd.Z3, fwd.Xhat) / m
     s = -objective.rho / fwd.rho_hat + (1 - objective.rho) / (1 - fwd.rho_hat)
-    D2 = (D3 @ params.W2 + numpy_ref.sparsity_grad_H(fwd, objective, m)) * numpy_ref.activate_grad(
-        fwd.Z2, fwd.H, objective.activation)
+    D2 = (D3 @ params.W2 + numpy_ref.sparsity_grad_H(fwd, objective, m)) * activation(
+        objective.activation).derivative(fwd.Z2, fwd.H)
     return SparsityDerivation(derivation, objective, m, n, k, seed, params.W2, D3, s, D2,
                               shares["H @ W2.T"], shares["rho_hat"], nodes["Z2"].grad)

@@ -90,11 +90,13 @@ def make_training_curves(run: Run, outdir: Path) -> Path:
 def make_rho_hat_hist(run: Run, outdir: Path) -> Path:
     """``rho_hat_hist.png``: how active each hidden unit is on average, against rho."""
     from tinysae import datasets
-    from tinysae.backends.numpy_ref import forward
+    from tinysae.backends import evaluate
+    from tinysae.models import Batch, ClassicSAE
 
     path = outdir / "rho_hat_hist.png"
     X = datasets.sample_patches(datasets.load_natural_images(), run.patch_size, run.n_patches, seed=run.seed)
-    rho_hat = forward(run.result.params, X, run.objective).rho_hat
+    model = ClassicSAE(X.shape[1], run.n_hidden, run.objective)
+    rho_hat = evaluate(model, run.result.params, Batch(X), backend=run.backend).rho_hat
     viz.plot_rho_hat(rho_hat, rho=run.objective.rho, path=path)
     return path
 

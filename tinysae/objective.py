@@ -1,4 +1,4 @@
-r"""The classic sparse-autoencoder objective, written once as data.
+r"""The classic sparse-autoencoder objective's settings, and the data checks.
 
 An :class:`Objective` holds the settings of
 
@@ -8,21 +8,22 @@ An :class:`Objective` holds the settings of
         + \frac{\lambda}{2}\left(\lVert W_1\rVert^2 + \lVert W_2\rVert^2\right)
         + \beta \sum_j \mathrm{KL}(\rho \,\Vert\, \hat\rho_j)
 
-(or an L1 penalty, or none); :class:`Params` holds ``W1 (k, n)``, ``b1 (k,)``, ``W2 (n, k)``,
-``b2 (n,)``. Nothing here knows how the objective is computed: the backends in
-:mod:`tinysae.backends` do that, each from the same names.
+(or an L1 penalty, a penalty of your own, or none). :meth:`Objective.terms` turns them into the
+terms of :mod:`tinysae.terms`, and :class:`tinysae.models.ClassicSAE` puts those on its
+parameters ``W1 (k, n)``, ``b1 (k,)``, ``W2 (n, k)``, ``b2 (n,)``. Nothing here knows how the
+objective is computed: the backends in :mod:`tinysae.backends` do that.
 """
 
 from __future__ import annotations
 
-import math
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
 
 import numpy as np
 
-from tinysae.validation import check_int, check_real, check_seed
+from tinysae.params import Params
+from tinysae.terms import KL, L1, PENALTIES, Penalty, Sparsity, SquaredError, Term, WeightDecay
+from tinysae.validation import check_real
 
-PENALTIES = ("kl", "l1", "none")
 ACTIVATIONS = ("sigmoid", "relu")
 OUTPUTS = ("sigmoid", "identity")
 
@@ -46,7 +47,8 @@ class Objective:
         Weight :math:`\lambda \ge 0` of :math:`\frac{\lambda}{2}(\lVert W_1\rVert^2 + \lVert W_2\rVert^2)`.
     penalty:
         ``"kl"``: :math:`\beta\sum_j \mathrm{KL}(\rho\Vert\hat\rho_j)`;
-        ``"l1"``: :math:`\frac{\beta}{m}\sum_{i,j} |H_{ij}|`; ``"none"``: no sparsity term.
+        ``"l1"``: :math:`\frac{\beta}{m}\sum_{i,j} |H_{ij}|`; ``"none"``: no sparsity term; or a
+        :class:`tinysae.Penalty` of your own, weighted by ``beta`` (the engine computes it).
     activation:
         Hidden nonlinearity ``f``: ``"sigmoid"`` (the seed's) or ``"relu"``.
     output:
@@ -59,121 +61,63 @@ class Objective:
     rho: float = 0.01
     beta: float = 3.0
     weight_decay: float = 1e-4
-    penalty: str = "kl"
+    penalty: str | Penalty = "kl"
     activation: str = "sigmoid"
     output: str = "sigmoid"
 
     def __post_init__(self) -> None:
-        _check_choice("penalty", self.penalty, PENALTIES)
+        if not isinstance(self.penalty, Penalty):
+            _check_choice("penalty", self.penalty, PENALTIES)
         _check_choice("activation", self.activation, ACTIVATIONS)
         _check_choice("output", self.output, OUTPUTS)
-        rho = check_real("rho", self.rho)
-        beta = check_real("beta", self.beta, minimum=0)
-        weight_decay = check_real("weight_decay", self.weight_decay, minimum=0)
-        if self.penalty == "kl" and not 0.0 < rho < 1.0:
-            raise ValueError(f"rho must lie in (0, 1) for the KL penalty, got {rho}")
-        if self.penalty == "kl" and self.activation != "sigmoid":
-            raise ValueError(
-                f"penalty='kl' needs activation='sigmoid' (rho_hat must stay in (0, 1)), "
-                f"got activation={self.activation!r}; use penalty='l1' with relu"
-            )
-        object.__setattr__(self, "rho", rho)
-        object.__setattr__(self, "beta", beta)
-        object.__setattr__(self, "weight_decay", weight_decay)
+        object.__setattr__(self, "rho", check_real("rho", self.rho))
+        object.__setattr__(self, "beta", check_real("beta", self.beta, minimum=0))
+        object.__setattr__(self, "weight_decay", check_real("weight_decay", self.weight_decay, minimum=0))
+        penalty = self.penalty_function()
+        if penalty is not None:
+            penalty.check_activation(self.activation)
 
+    def penalty_function(self) -> Penalty | None:
+        """The penalty as a :class:`~tinysae.terms.Penalty` (``KL(rho)`` for ``"kl"``, ``L1()``
+        for ``"l1"``), or None for ``"none"``."""
+        if isinstance(self.penalty, Penalty):
+            return self.penalty
+        return {"kl": KL(self.rho) if self.penalty == "kl" else None, "l1": L1(), "none": None}[self.penalty]
 
-@dataclass
-class Params:
-    """The four parameter arrays of the classic sparse autoencoder.
+    def terms(self) -> tuple[Term, ...]:
+        """``(SquaredError(), WeightDecay(lambda), Sparsity(penalty, beta))``; no sparsity term for
+        ``penalty="none"``."""
+        terms: list[Term] = [SquaredError(), WeightDecay(self.weight_decay)]
+        penalty = self.penalty_function()
+        if penalty is not None:
+            terms.append(Sparsity(penalty, self.beta))
+        return tuple(terms)
 
-    ``W1 (k, n)`` and ``b1 (k,)`` encode, ``W2 (n, k)`` and ``b2 (n,)`` decode, for ``n``
-    visible and ``k`` hidden units. :meth:`flatten` and :meth:`unflatten` turn them into one
-    vector ``theta = [W1.ravel(), b1, W2.ravel(), b2]`` for optimisers such as L-BFGS.
-    """
-
-    W1: np.ndarray
-    b1: np.ndarray
-    W2: np.ndarray
-    b2: np.ndarray
-
-    def __post_init__(self) -> None:
-        for f in fields(self):
-            value = getattr(self, f.name)
-            if not isinstance(value, np.ndarray) or value.dtype.kind != "f":
-                dtype = f" of {value.dtype}" if hasattr(value, "dtype") else ""
-                raise TypeError(
-                    f"Params.{f.name} must be a float numpy array, got {type(value).__name__}{dtype}"
+    def check_range(self, X: np.ndarray) -> None:
+        """For a sigmoid output, ValueError unless ``X`` lies in [0, 1] (all the sigmoid can reach)."""
+        if self.output == "sigmoid":
+            lo, hi = float(X.min()), float(X.max())
+            if lo < 0.0 or hi > 1.0:
+                raise ValueError(
+                    f"output='sigmoid' reconstructs values in [0, 1], but X spans [{lo:.4g}, {hi:.4g}]; "
+                    "rescale X or use output='identity'"
                 )
-        k, n = self.W1.shape if self.W1.ndim == 2 else (None, None)
-        expected = {"W1": (k, n), "b1": (k,), "W2": (n, k), "b2": (n,)}
-        if k is None or any(getattr(self, name).shape != shape for name, shape in expected.items()):
-            got = ", ".join(f"{name} {getattr(self, name).shape}" for name in expected)
-            raise ValueError(f"Params shapes must be W1 (k, n), b1 (k,), W2 (n, k), b2 (n,); got {got}")
-
-    @property
-    def n_visible(self) -> int:
-        """``n``, the number of visible units."""
-        return self.W1.shape[1]
-
-    @property
-    def n_hidden(self) -> int:
-        """``k``, the number of hidden units."""
-        return self.W1.shape[0]
-
-    @property
-    def dtype(self) -> np.dtype:
-        """The floating type of the parameters (the widest of the four)."""
-        return np.result_type(self.W1, self.b1, self.W2, self.b2)
-
-    def arrays(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-        """``(W1, b1, W2, b2)``."""
-        return self.W1, self.b1, self.W2, self.b2
-
-    def flatten(self) -> np.ndarray:
-        """One vector ``theta`` of length ``2 k n + k + n``: W1, b1, W2, b2 in that order."""
-        return np.concatenate([a.ravel() for a in self.arrays()])
-
-    @classmethod
-    def unflatten(cls, theta: np.ndarray, n_visible: int, n_hidden: int) -> Params:
-        """Inverse of :meth:`flatten` for ``n_visible`` visible and ``n_hidden`` hidden units."""
-        theta = np.asarray(theta)
-        n, k = n_visible, n_hidden
-        size = 2 * k * n + k + n
-        if theta.ndim != 1 or theta.size != size:
-            raise ValueError(
-                f"theta must be a vector of length 2*k*n + k + n = {size} for n={n}, k={k}, "
-                f"got shape {theta.shape}"
-            )
-        W1, b1, W2, b2 = np.split(theta, [k * n, k * n + k, 2 * k * n + k])
-        return cls(W1.reshape(k, n), b1, W2.reshape(n, k), b2)
-
-    def copy(self) -> Params:
-        """A deep copy."""
-        return Params(*(a.copy() for a in self.arrays()))
-
-    def astype(self, dtype: np.dtype | type) -> Params:
-        """The same parameters as ``dtype`` (a copy)."""
-        return Params(*(a.astype(dtype) for a in self.arrays()))
 
 
 def init_params(n_visible: int, n_hidden: int, seed: int | np.random.Generator | None = 0) -> Params:
-    r"""UFLDL's initialisation: weights uniform in :math:`[-r, r]`, :math:`r = \sqrt{6/(n + k + 1)}`;
-    zero biases. Same ``seed``, same parameters.
-    """
-    n = check_int("n_visible", n_visible)
-    k = check_int("n_hidden", n_hidden)
-    rng = check_seed(seed)
-    r = math.sqrt(6.0 / (n + k + 1))
-    W1 = rng.uniform(-r, r, size=(k, n))
-    W2 = rng.uniform(-r, r, size=(n, k))
-    return Params(W1, np.zeros(k), W2, np.zeros(n))
+    r"""The classic's initial parameters (UFLDL's): weights uniform in :math:`[-r, r]`,
+    :math:`r = \sqrt{6/(n + k + 1)}`; zero biases. Same ``seed``, same parameters."""
+    from tinysae.models.classic import ClassicSAE
+
+    return ClassicSAE(n_visible, n_hidden).init_params(seed)
 
 
-def check_data(X: object, objective: Objective, n_visible: int | None = None) -> np.ndarray:
+def check_data(X: object, objective: Objective | None = None, n_visible: int | None = None) -> np.ndarray:
     """Validate a data matrix ``X (m, n)`` for ``objective`` and return it as a float array.
 
     X must be 2-D, real, finite, with ``n_visible`` columns when given; for a sigmoid output its
-    values must lie in [0, 1] (the sigmoid cannot reach anything else).
+    values must lie in [0, 1] (the sigmoid cannot reach anything else; no range check without an
+    ``objective``).
     """
     X = np.asarray(X)
     if X.dtype.kind not in "biuf":
@@ -189,11 +133,6 @@ def check_data(X: object, objective: Objective, n_visible: int | None = None) ->
     if not np.all(np.isfinite(X)):
         bad = np.argwhere(~np.isfinite(X))[0]
         raise ValueError(f"X must be finite; X[{bad[0]}, {bad[1]}] = {X[tuple(bad)]}")
-    if objective.output == "sigmoid":
-        lo, hi = float(X.min()), float(X.max())
-        if lo < 0.0 or hi > 1.0:
-            raise ValueError(
-                f"output='sigmoid' reconstructs values in [0, 1], but X spans [{lo:.4g}, {hi:.4g}]; "
-                "rescale X or use output='identity'"
-            )
+    if objective is not None:
+        objective.check_range(X)
     return X

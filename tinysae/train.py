@@ -1,17 +1,21 @@
-r"""Training: full-batch L-BFGS (through scipy) and minibatch Adam, with progress and history.
+r"""Training any model: full-batch L-BFGS (through scipy) and minibatch Adam, with history.
 
-Both solvers minimise the objective ``J(W1, b1, W2, b2)`` of :mod:`tinysae.objective` on data
-``X (m, n)``, starting from given :class:`~tinysae.objective.Params`, computing ``(J, grads)``
-with any backend of :mod:`tinysae.backends`. Both
+Both solvers minimise a model's objective (:mod:`tinysae.models`; an
+:class:`~tinysae.objective.Objective` stands for the classic sparse autoencoder with the shapes
+of the given parameters) on data ``X (m, n)``, starting from given
+:class:`~tinysae.params.Params`, with any backend that implements the model
+(:func:`tinysae.backends.get_backend`). Both
 
-* validate ``X`` once (:func:`tinysae.objective.check_data`), then call the backend directly;
-* record a :class:`History` (loss, its terms and the mean of ``rho_hat`` per iteration/epoch);
-* print a one-line progress display unless ``verbose=False``;
+* validate the data once, then call the backend's ``evaluate`` directly;
+* record a :class:`History`: the loss, each term of the objective as the backend measured it,
+  and the mean of ``rho_hat``;
+* print a one-line progress display when ``verbose=True``;
 * stop cleanly on ``KeyboardInterrupt`` (Ctrl-C), returning the best parameters seen so far;
 * return a :class:`TrainResult` (params, history, n_iter, stop_reason, elapsed, backend).
 
 L-BFGS (``scipy.optimize.minimize(method="L-BFGS-B", jac=True)``) works on one flat vector
-``theta = [W1.ravel(), b1, W2.ravel(), b2]`` (:meth:`Params.flatten`), in float64.
+``theta`` (:meth:`Params.flatten`, the model's parameters in order), in float64. It evaluates a
+fixed objective: one :class:`~tinysae.models.Batch` of all the data with seed ``seed``.
 
 Adam follows this exact contract (the CUDA device-resident path reproduces it)::
 
@@ -22,14 +26,14 @@ Adam follows this exact contract (the CUDA device-resident path reproduces it)::
         for i in range(0, m, batch_size):
             batch = perm[i:i + batch_size]
             t += 1
-            loss, g = loss_and_grad(params, X[batch])
+            loss, g = loss_and_grad(params, X[batch])     # the batch's seed: step_seed(seed, t)
             for each parameter p with gradient g:
                 mom = beta1 * mom + (1 - beta1) * g
                 vel = beta2 * vel + (1 - beta2) * g * g
                 mhat = mom / (1 - beta1**t)
                 vhat = vel / (1 - beta2**t)
                 p -= learning_rate * mhat / (sqrt(vhat) + eps)
-        history: the epoch's mean minibatch loss
+        history: the epoch's mean minibatch loss; the terms on all of X
 """
 
 from __future__ import annotations
@@ -44,9 +48,11 @@ from typing import TextIO
 import numpy as np
 import scipy.optimize
 
-from tinysae.backends import check_objective, check_params, get_backend, resolve
-from tinysae.backends.numpy_ref import Terms, activate, sparsity_term, terms, weight_decay_term
-from tinysae.objective import Objective, Params, check_data
+from tinysae.backends import check_batch, classic_model, get_backend, resolve
+from tinysae.backends.capabilities import Evaluation
+from tinysae.models import Batch, Model
+from tinysae.objective import Objective
+from tinysae.params import Params
 from tinysae.validation import check_adam_settings, check_int
 
 SOLVERS = ("lbfgs", "adam")
@@ -60,25 +66,24 @@ Callback = Callable[[int, Params, "History"], "bool | None"]
 class History:
     r"""What happened during training, one entry per L-BFGS iteration or Adam epoch.
 
-    ``loss[i]`` belongs to ``iteration[i]``. The terms of the objective are measured on the full
-    data ``X`` and belong to ``terms_iteration``:
-    ``reconstruction`` :math:`\frac{1}{2m}\sum_i\lVert\hat x_i - x_i\rVert^2`,
-    ``weight_decay`` :math:`\frac{\lambda}{2}(\lVert W_1\rVert^2+\lVert W_2\rVert^2)`,
-    ``sparsity`` (e.g. :math:`\beta\sum_j\mathrm{KL}(\rho\Vert\hat\rho_j)`) and
-    ``rho_hat_mean`` :math:`\frac1k\sum_j\hat\rho_j`.
+    ``loss[i]`` belongs to ``iteration[i]``. ``terms`` maps each term of the objective (for the
+    classic: ``reconstruction`` :math:`\frac{1}{2m}\sum_i\lVert\hat x_i - x_i\rVert^2`,
+    ``weight_decay`` :math:`\frac{\lambda}{2}(\lVert W_1\rVert^2+\lVert W_2\rVert^2)` and
+    ``sparsity``, e.g. :math:`\beta\sum_j\mathrm{KL}(\rho\Vert\hat\rho_j)`) to its values,
+    each measured on the full data by the backend, never derived from the others; they and
+    ``rho_hat_mean`` (:math:`\frac1k\sum_j\hat\rho_j`) belong to ``terms_iteration``.
 
-    For L-BFGS ``loss`` is the full-batch ``J`` (``= reconstruction + weight_decay + sparsity``).
-    For Adam ``loss`` is the epoch's mean minibatch loss (what the optimiser saw, the number the
-    CUDA device path returns) and the terms are measured at the end of the epoch. On the CUDA
+    For L-BFGS ``loss`` is the full-batch ``J`` of every iteration, and the terms are measured
+    at every iteration too (the evaluation that gave ``J`` gave them). For Adam ``loss`` is the
+    epoch's mean minibatch loss (what the optimiser saw, the number the CUDA device path
+    returns) and the terms are measured on all of ``X`` at the end of the epoch. On the CUDA
     device path the epochs run on the GPU, so the terms are measured once, at the end.
     """
 
     iteration: list[int] = field(default_factory=list)
     loss: list[float] = field(default_factory=list)
     terms_iteration: list[int] = field(default_factory=list)
-    reconstruction: list[float] = field(default_factory=list)
-    weight_decay: list[float] = field(default_factory=list)
-    sparsity: list[float] = field(default_factory=list)
+    terms: dict[str, list[float]] = field(default_factory=dict)
     rho_hat_mean: list[float] = field(default_factory=list)
 
     def record_loss(self, iteration: int, loss: float) -> None:
@@ -86,62 +91,35 @@ class History:
         self.iteration.append(int(iteration))
         self.loss.append(float(loss))
 
-    def record_terms(
-        self, iteration: int, params: Params, X: np.ndarray, objective: Objective, loss: float | None = None
-    ) -> float:
-        """Measure the terms of ``J`` at ``params`` on ``X`` for ``iteration``; return the full ``J``.
-
-        ``loss``, when the backend has just computed ``J`` at these very ``params``, saves most of
-        the work: see :func:`split_loss`. Otherwise :func:`tinysae.backends.numpy_ref.terms` runs
-        a whole forward pass.
-        """
-        t = terms(params, X, objective) if loss is None else split_loss(params, X, objective, loss)
+    def record_terms(self, iteration: int, evaluation: Evaluation) -> None:
+        """Append the terms (and the mean of ``rho_hat``) that ``evaluation`` measured."""
         self.terms_iteration.append(int(iteration))
-        self.reconstruction.append(t.reconstruction)
-        self.weight_decay.append(t.weight_decay)
-        self.sparsity.append(t.sparsity)
-        self.rho_hat_mean.append(float(np.mean(t.rho_hat)))
-        return t.loss
+        for name, value in evaluation.terms.items():
+            self.terms.setdefault(name, []).append(float(value))
+        if evaluation.rho_hat is not None:
+            self.rho_hat_mean.append(float(np.mean(evaluation.rho_hat)))
 
     def __len__(self) -> int:
         return len(self.loss)
 
     def as_arrays(self) -> dict[str, np.ndarray]:
-        """Every field as a numpy array (for saving with ``np.savez``)."""
-        return {name: np.asarray(getattr(self, name)) for name in self.__dataclass_fields__}
+        """Every field as a numpy array, the terms as ``term_<name>`` (for saving with ``np.savez``)."""
+        arrays = {name: np.asarray(getattr(self, name)) for name in ("iteration", "loss", "terms_iteration",
+                                                                      "rho_hat_mean")}
+        arrays.update({f"term_{name}": np.asarray(values) for name, values in self.terms.items()})
+        return arrays
 
     @classmethod
     def from_arrays(cls, arrays: dict[str, np.ndarray]) -> History:
         """Inverse of :meth:`as_arrays`."""
         history = cls()
-        for name in cls.__dataclass_fields__:
+        for name in ("iteration", "loss", "terms_iteration", "rho_hat_mean"):
             kind = int if name in ("iteration", "terms_iteration") else float
             setattr(history, name, [kind(v) for v in np.asarray(arrays[name]).ravel()])
+        for key, values in arrays.items():
+            if key.startswith("term_"):
+                history.terms[key.removeprefix("term_")] = [float(v) for v in np.asarray(values).ravel()]
         return history
-
-
-def split_loss(params: Params, X: np.ndarray, objective: Objective, loss: float) -> Terms:
-    r"""The terms of a known ``J`` at ``params``, running only the encoder.
-
-    .. math::
-
-        \text{weight decay} = \tfrac{\lambda}{2}(\lVert W_1\rVert^2 + \lVert W_2\rVert^2), \qquad
-        H = f(X W_1^\top + b_1), \quad \hat\rho = \tfrac1m \textstyle\sum_i H_{i,:}
-
-    give the weight decay and the sparsity term (KL of :math:`\hat\rho`, or
-    :math:`\frac{\beta}{m}\sum|H|`), and the reconstruction term is what is left:
-    ``loss - weight_decay - sparsity``, or 0 where rounding makes that difference negative
-    (a squared error never is). The decoder (``Z3``, ``Xhat``), about two thirds of a
-    forward pass, is skipped: with a fast backend computing ``J``, a full numpy forward pass per
-    iteration would cost more than the optimisation itself.
-    """
-    W1, b1 = params.W1, params.b1
-    H = activate(X @ W1.T + b1, objective.activation)
-    rho_hat = H.mean(axis=0)
-    decay = weight_decay_term(params, objective)
-    sparsity = sparsity_term(H, rho_hat, objective)
-    reconstruction = max(0.0, float(loss) - decay - sparsity)
-    return Terms(float(loss), reconstruction, decay, sparsity, rho_hat)
 
 
 @dataclass
@@ -207,80 +185,104 @@ class Progress:
         self.stream.flush()
 
 
-def _resolve_backend(backend: str) -> tuple[str, ModuleType]:
-    """The backend's name ("auto" resolved) and its module."""
-    name = resolve(backend)
-    return name, get_backend(name)
+def _as_model(params: object, model: Model | Objective) -> Model:
+    """``model`` itself, or the classic with ``objective`` and the shapes of ``params``."""
+    if isinstance(model, Objective):
+        return classic_model(params, model)
+    if not isinstance(model, Model):
+        raise TypeError(
+            f"objective must be a tinysae.Objective or a tinysae.models.Model, got {type(model).__name__}"
+        )
+    return model
+
+
+def _setup(params: object, X: object, model: Model | Objective, targets: object,
+           backend: str) -> tuple[Model, Params, Batch, str, ModuleType]:
+    """The model, the checked parameters and data, and the backend's name and module."""
+    model = _as_model(params, model)
+    params = model.check_params(params)
+    batch = check_batch(model, Batch(np.asarray(X), None if targets is None else np.asarray(targets)))
+    name = resolve(backend, model)
+    return model, params, batch, name, get_backend(name, model)
+
+
+def _check_finite(evaluation: Evaluation, where: str) -> None:
+    """FloatingPointError naming the first term that is not finite."""
+    if np.isfinite(evaluation.loss):
+        return
+    bad = [name for name, value in evaluation.terms.items() if not np.isfinite(value)]
+    term = f" (the {bad[0]} term is {evaluation.terms[bad[0]]})" if bad else ""
+    raise FloatingPointError(f"the objective became {evaluation.loss} {where}{term}; "
+                             "check the data and the hyper-parameters (a smaller learning rate?)")
 
 
 def lbfgs(
     params: Params,
     X: np.ndarray,
-    objective: Objective,
+    objective: Objective | Model,
     *,
     max_iter: int = 400,
     backend: str = "auto",
+    targets: np.ndarray | None = None,
+    seed: int = 0,
     verbose: bool = True,
     print_every: int = 10,
-    terms_every: int = 10,
     callback: Callback | None = None,
     stream: TextIO | None = None,
 ) -> TrainResult:
-    """Minimise ``J`` over all of ``X (m, n)`` with L-BFGS, starting at ``params``.
+    """Minimise the objective over all of ``X (m, n)`` with L-BFGS, starting at ``params``.
 
+    ``objective`` is a model, or an :class:`~tinysae.objective.Objective` for the classic.
     ``scipy.optimize.minimize(fun, theta0, method="L-BFGS-B", jac=True,
     options={"maxiter": max_iter})`` with ``fun(theta) = (J, flatten(grads))``; everything is
-    float64. ``history`` gets the full-batch ``J`` of every L-BFGS iteration, and its terms at
-    iteration 1, every ``terms_every`` iterations and the last. The terms cost a numpy encoder
-    pass (:func:`split_loss`) whose BLAS threads compete with a fast backend's for the cores:
-    measured at the UFLDL shape on 2 cores, every iteration made a numba run 2.9x slower. On
-    Ctrl-C the result holds the lowest-``J`` parameters of every evaluation so far.
+    float64. The objective is fixed: one batch of all of ``X`` (against ``targets`` when
+    given), whose random draws, if the model makes any, come from ``seed``. ``history`` gets the
+    full-batch ``J`` and every term at every iteration, from the evaluation that produced them.
+    On Ctrl-C the result holds the lowest-``J`` parameters of every evaluation so far.
     """
-    check_objective(objective)
-    params = check_params(params)
-    X = check_data(X, objective, params.n_visible).astype(np.float64, copy=False)
     max_iter = check_int("max_iter", max_iter)
-    terms_every = check_int("terms_every", terms_every)
-    name, module = _resolve_backend(backend)
-    n, k = params.n_visible, params.n_hidden
+    model, params, batch, name, module = _setup(params, X, objective, targets, backend)
+    layout = params.astype(np.float64)
+    batch = Batch(batch.inputs.astype(np.float64, copy=False),
+                  None if batch.targets is None else batch.targets.astype(np.float64, copy=False),
+                  check_int("seed", seed, minimum=0))
 
     history = History()
     progress = Progress(verbose, print_every, "iter", stream)
-    best = {"loss": np.inf, "theta": params.flatten().astype(np.float64)}
+    best = {"loss": np.inf, "theta": layout.flatten()}
     state = {"n_iter": 0, "stopped_by_callback": False, "theta": None}
+    last: dict[str, object] = {"theta": None, "evaluation": None}  # the latest evaluation, for the history
     start = time.perf_counter()
 
-    last = {"theta": None, "loss": None}  # the latest evaluation, reused by the history
+    def evaluate(theta: np.ndarray) -> Evaluation:
+        evaluation = module.evaluate(model, layout.unflatten(theta), batch)
+        _check_finite(evaluation, f"at L-BFGS evaluation {state['n_iter'] + 1}")
+        return evaluation
 
     def fun(theta: np.ndarray) -> tuple[float, np.ndarray]:
-        loss, grads = module.loss_and_grad(Params.unflatten(theta, n, k), X, objective)
-        if not np.isfinite(loss):
-            raise FloatingPointError(f"the objective became {loss}; check the data and the hyper-parameters")
-        if loss < best["loss"]:
-            best["loss"], best["theta"] = float(loss), theta.copy()
-        last["theta"], last["loss"] = theta.copy(), float(loss)
-        return float(loss), grads.flatten().astype(np.float64)
+        evaluation = evaluate(theta)
+        if evaluation.loss < best["loss"]:
+            best["loss"], best["theta"] = float(evaluation.loss), theta.copy()
+        last["theta"], last["evaluation"] = theta.copy(), evaluation
+        return float(evaluation.loss), evaluation.grads.flatten().astype(np.float64)
 
     def on_iteration(theta: np.ndarray) -> None:
         state["n_iter"] += 1
         it = state["n_iter"]
         state["theta"] = theta.copy()
-        current = Params.unflatten(theta, n, k)
-        known = last["loss"] if np.array_equal(theta, last["theta"]) else None  # L-BFGS-B: usually
-        if known is None or it == 1 or it % terms_every == 0:
-            loss = history.record_terms(it, current, X, objective, loss=known)
-        else:
-            loss = known
-        history.record_loss(it, loss)
-        progress.update(it, loss, time.perf_counter() - start, force=it == max_iter)
-        if callback is not None and callback(it, current, history):
+        # L-BFGS-B's iterate is (nearly always) the point it evaluated last
+        evaluation = last["evaluation"] if np.array_equal(theta, last["theta"]) else evaluate(theta)
+        history.record_loss(it, evaluation.loss)
+        history.record_terms(it, evaluation)
+        progress.update(it, evaluation.loss, time.perf_counter() - start, force=it == max_iter)
+        if callback is not None and callback(it, layout.unflatten(theta), history):
             state["stopped_by_callback"] = True
             raise StopIteration  # scipy >= 1.11 ends the run cleanly on StopIteration
 
-    theta0 = params.flatten().astype(np.float64)
     try:
         res = scipy.optimize.minimize(
-            fun, theta0, method="L-BFGS-B", jac=True, callback=on_iteration, options={"maxiter": max_iter}
+            fun, layout.flatten(), method="L-BFGS-B", jac=True, callback=on_iteration,
+            options={"maxiter": max_iter},
         )
     except KeyboardInterrupt:
         theta, reason = best["theta"], "interrupted"
@@ -294,19 +296,22 @@ def lbfgs(
             reason = "max_iter"
         else:
             reason = f"scipy: {res.message}"
-    if history.iteration and history.terms_iteration[-1] != history.iteration[-1]:
-        history.record_terms(history.iteration[-1], Params.unflatten(state["theta"], n, k), X, objective,
-                             loss=history.loss[-1])
     elapsed = time.perf_counter() - start
-    result = TrainResult(Params.unflatten(theta, n, k), history, state["n_iter"], reason, elapsed, name)
+    result = TrainResult(layout.unflatten(theta), history, state["n_iter"], reason, elapsed, name)
     progress.close(_summary_line(result) if verbose else None)
     return result
+
+
+def step_seed(seed: int, step: int) -> int:
+    """The seed of Adam's minibatch ``step`` in a run seeded ``seed``: every step draws its own
+    random numbers (fresh corruption, fresh samples), reproducibly."""
+    return int(np.random.SeedSequence([seed, step]).generate_state(1)[0])
 
 
 def adam(
     params: Params,
     X: np.ndarray,
-    objective: Objective,
+    objective: Objective | Model,
     *,
     epochs: int = 10,
     batch_size: int = 256,
@@ -316,12 +321,13 @@ def adam(
     beta2: float = 0.999,
     eps: float = 1e-8,
     backend: str = "auto",
+    targets: np.ndarray | None = None,
     verbose: bool = True,
     print_every: int = 1,
     callback: Callback | None = None,
     stream: TextIO | None = None,
 ) -> TrainResult:
-    """Minimise ``J`` with minibatch Adam (the contract in this module's docstring).
+    """Minimise the objective with minibatch Adam (the contract in this module's docstring).
 
     Parameters keep the dtype of ``X`` (float32 is fine here). ``history`` gets one entry per
     epoch. When ``backend`` resolves to ``"cuda"`` and that backend offers ``adam_device``, the
@@ -330,28 +336,27 @@ def adam(
     result holds whichever has the lowest full-data ``J``: the initial parameters, those at the
     end of each epoch, or those after the last completed step.
     """
-    check_objective(objective)
-    params = check_params(params)
-    X = check_data(X, objective, params.n_visible)
     epochs = check_int("epochs", epochs)
     batch_size = check_int("batch_size", batch_size)
     learning_rate, beta1, beta2, eps = check_adam_settings(learning_rate, beta1, beta2, eps)
-    name, module = _resolve_backend(backend)
+    seed = check_int("seed", seed, minimum=0)
+    model, params, data, name, module = _setup(params, X, objective, targets, backend)
+    X, T = data.inputs, data.targets
     params = params.astype(X.dtype)
 
     start = time.perf_counter()
-    if name == "cuda" and hasattr(module, "adam_device"):
-        return _adam_on_device(module, params, X, objective, epochs, batch_size, learning_rate, seed,
+    if name == "cuda" and hasattr(module, "adam_device") and T is None:
+        return _adam_on_device(module, model, params, data, epochs, batch_size, learning_rate, seed,
                                beta1, beta2, eps, verbose, stream, start)
 
     history = History()
     progress = Progress(verbose, print_every, "epoch", stream)
     m = X.shape[0]
     rng = np.random.default_rng(seed)
-    mom = [np.zeros_like(a) for a in params.arrays()]
-    vel = [np.zeros_like(a) for a in params.arrays()]
+    mom = {key: np.zeros_like(a) for key, a in params.items()}
+    vel = {key: np.zeros_like(a) for key, a in params.items()}
     current = params
-    best_loss, best = terms(params, X, objective).loss, params
+    best_loss, best = module.evaluate(model, params, data).loss, params
     t = 0
     reason = "max_iter"
     try:
@@ -359,24 +364,27 @@ def adam(
             perm = rng.permutation(m)
             batch_losses = []
             for i in range(0, m, batch_size):
-                batch = perm[i : i + batch_size]
+                rows = perm[i : i + batch_size]
                 t += 1
-                loss, grads = module.loss_and_grad(current, X[batch], objective)
-                if not np.isfinite(loss):
-                    raise FloatingPointError(f"the loss became {loss} at step {t}; lower the learning rate")
-                batch_losses.append(float(loss))
-                updated = []
-                for j, (p, g) in enumerate(zip(current.arrays(), grads.arrays())):
-                    mom[j] = beta1 * mom[j] + (1 - beta1) * g
-                    vel[j] = beta2 * vel[j] + (1 - beta2) * g * g
-                    mhat = mom[j] / (1 - beta1**t)
-                    vhat = vel[j] / (1 - beta2**t)
-                    updated.append((p - learning_rate * mhat / (np.sqrt(vhat) + eps)).astype(X.dtype))
-                current = Params(*updated)  # one assignment: Ctrl-C never leaves a half-updated step
+                batch = Batch(X[rows], None if T is None else T[rows], step_seed(seed, t))
+                evaluation = module.evaluate(model, current, batch)
+                _check_finite(evaluation, f"at Adam step {t}")
+                batch_losses.append(float(evaluation.loss))
+                updated = {}
+                for key, p in current.items():
+                    g = evaluation.grads[key]
+                    mom[key] = beta1 * mom[key] + (1 - beta1) * g
+                    vel[key] = beta2 * vel[key] + (1 - beta2) * g * g
+                    mhat = mom[key] / (1 - beta1**t)
+                    vhat = vel[key] / (1 - beta2**t)
+                    updated[key] = (p - learning_rate * mhat / (np.sqrt(vhat) + eps)).astype(X.dtype)
+                current = Params(updated)  # one assignment: Ctrl-C never leaves a half-updated step
             history.record_loss(epoch, float(np.mean(batch_losses)))
-            full_loss = history.record_terms(epoch, current, X, objective)
-            if full_loss < best_loss:
-                best_loss, best = full_loss, current
+            full = module.evaluate(model, current, data)
+            _check_finite(full, f"on all the data after Adam epoch {epoch}")
+            history.record_terms(epoch, full)
+            if full.loss < best_loss:
+                best_loss, best = full.loss, current
             progress.update(epoch, history.loss[-1], time.perf_counter() - start, force=epoch == epochs)
             if callback is not None and callback(epoch, current, history):
                 reason = "callback"
@@ -384,29 +392,31 @@ def adam(
         final = current
     except KeyboardInterrupt:
         reason = "interrupted"
-        final = current if terms(current, X, objective).loss < best_loss else best
+        final = current if module.evaluate(model, current, data).loss < best_loss else best
     elapsed = time.perf_counter() - start
     result = TrainResult(final, history, len(history), reason, elapsed, name)
     progress.close(_summary_line(result) if verbose else None)
     return result
 
 
-def _adam_on_device(module, params, X, objective, epochs, batch_size, learning_rate, seed,
+def _adam_on_device(module, model, params, data, epochs, batch_size, learning_rate, seed,
                     beta1, beta2, eps, verbose, stream, start) -> TrainResult:
     """Adam on the GPU via the CUDA backend's ``adam_device`` (same contract as the host loop)."""
     history = History()
     progress = Progress(verbose, 1, "epoch", stream)
     try:
         final, losses = module.adam_device(
-            params, X, objective, learning_rate=learning_rate, epochs=epochs, batch_size=batch_size,
-            seed=seed, beta1=beta1, beta2=beta2, eps=eps,
+            params, data.inputs, model.objective, learning_rate=learning_rate, epochs=epochs,
+            batch_size=batch_size, seed=seed, beta1=beta1, beta2=beta2, eps=eps,
         )
         reason = "max_iter"
     except KeyboardInterrupt:
         final, losses, reason = params, [], "interrupted"
     for epoch, loss in enumerate(losses, start=1):
         history.record_loss(epoch, loss)
-    history.record_terms(len(losses), final, X, objective)
+    full = module.evaluate(model, final, data)
+    _check_finite(full, f"on all the data after Adam epoch {len(losses)}")
+    history.record_terms(len(losses), full)
     elapsed = time.perf_counter() - start
     if losses:
         progress.update(len(losses), losses[-1], elapsed, force=True)
@@ -416,7 +426,7 @@ def _adam_on_device(module, params, X, objective, epochs, batch_size, learning_r
 
 
 def train(
-    params: Params, X: np.ndarray, objective: Objective, *, solver: str = "lbfgs", **options: object
+    params: Params, X: np.ndarray, objective: Objective | Model, *, solver: str = "lbfgs", **options: object
 ) -> TrainResult:
     """Dispatch to :func:`lbfgs` or :func:`adam` (``solver``), passing ``options`` through."""
     if solver == "lbfgs":

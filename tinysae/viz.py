@@ -127,7 +127,7 @@ def plot_training_curves(history: object, *, rho: float | None = None,
     ``history`` is a :class:`tinysae.train.History` (or anything with its fields);
     ``rho``, when given, is drawn as the target of the mean activation.
     """
-    for name in ("iteration", "loss", "terms_iteration", "reconstruction", "sparsity", "rho_hat_mean"):
+    for name in ("iteration", "loss", "terms_iteration", "terms", "rho_hat_mean"):
         if not hasattr(history, name):
             raise TypeError(f"history must be a tinysae.train.History, got {type(history).__name__} "
                             f"without .{name}")
@@ -138,7 +138,7 @@ def plot_training_curves(history: object, *, rho: float | None = None,
     left.plot(history.iteration, history.loss, label="loss J", color="black", lw=2)
     for name, color in (("reconstruction", "tab:blue"), ("sparsity", "tab:orange"),
                         ("weight_decay", "tab:green")):
-        values = np.asarray(getattr(history, name, []), dtype=float)
+        values = np.asarray(history.terms.get(name, []), dtype=float)
         if values.size and np.all(values > 0):
             left.plot(history.terms_iteration, values, label=name.replace("_", " "), color=color)
     left.set_yscale("log")

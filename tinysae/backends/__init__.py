@@ -1,18 +1,27 @@
-"""Backends: one objective, computed several ways, each returning ``(loss, grads)``.
+"""Backends: one model's objective, computed several ways, each returning the same evaluation.
 
-A backend is a module with ``loss_and_grad(params, X, objective) -> (float, Params)`` that
-trusts its inputs (validation happens once, here). The registry maps a name to the module's
-import path, so a backend is imported only when first asked for and a missing optional
-dependency (numba-cuda, a GPU) only matters to whoever asks for that backend.
+A backend is a module with two functions (:mod:`tinysae.backends.capabilities`):
 
-=========  ==============================================  =======================
-name       module                                          needs
-=========  ==============================================  =======================
-numpy      :mod:`tinysae.backends.numpy_ref`               numpy (the reference)
-autograd   :mod:`tinysae.backends.autograd_backend`        tinysae's own engine
-numba      :mod:`tinysae.backends.numba_cpu`               numba
-cuda       :mod:`tinysae.backends.numba_cuda`              numba-cuda and a GPU
-=========  ==============================================  =======================
+* ``supports(model) -> str | None``: None when it implements ``model``, else why not;
+* ``evaluate(model, params, batch) -> Evaluation``: ``(loss, grads, terms, rho_hat)``, trusting
+  its inputs (validation happens once, here, in :func:`evaluate`).
+
+The registry maps a name to the module's import path, so a backend is imported only when first
+asked for and a missing optional dependency (numba-cuda, a GPU) only matters to whoever asks
+for that backend.
+
+========  ==========================================  ============================  ====================
+name      module                                      implements                    needs
+========  ==========================================  ============================  ====================
+autograd  :mod:`tinysae.backends.autograd_backend`    every model                   tinysae's own engine
+numpy     :mod:`tinysae.backends.numpy_ref`           the classic (kl, l1, none)    numpy (the reference)
+numba     :mod:`tinysae.backends.numba_cpu`           the classic (kl, l1, none)    numba
+cuda      :mod:`tinysae.backends.numba_cuda`          the classic (kl, l1, none)    numba-cuda and a GPU
+========  ==========================================  ============================  ====================
+
+``backend="auto"`` takes the first of :data:`AUTO_ORDER` that is available here and implements
+the model; asking a backend for a model it does not implement raises
+:class:`~tinysae.backends.capabilities.UnsupportedModel`, naming the backends that do.
 """
 
 from __future__ import annotations
@@ -22,7 +31,10 @@ from types import ModuleType
 
 import numpy as np
 
-from tinysae.objective import Objective, Params, check_data
+from tinysae.backends.capabilities import Evaluation, UnsupportedModel
+from tinysae.models import Batch, ClassicSAE, Model
+from tinysae.objective import Objective, check_data
+from tinysae.params import Params
 
 BACKENDS: dict[str, str] = {
     "numpy": "tinysae.backends.numpy_ref",
@@ -31,29 +43,61 @@ BACKENDS: dict[str, str] = {
     "cuda": "tinysae.backends.numba_cuda",
 }
 
-#: ``backend="auto"`` takes the first of these that is available.
-AUTO_ORDER = ("cuda", "numba", "numpy")
+#: ``backend="auto"`` takes the first of these that is available and implements the model.
+AUTO_ORDER = ("cuda", "numba", "numpy", "autograd")
+
+__all__ = [
+    "AUTO_ORDER", "BACKENDS", "BackendUnavailable", "Evaluation", "UnsupportedModel", "available_backends",
+    "check_objective", "evaluate", "get_backend", "is_available", "loss_and_grad", "resolve", "supporting",
+]
 
 
 class BackendUnavailable(RuntimeError):
     """Raised when a backend's optional dependency (or device) is missing."""
 
 
-def get_backend(name: str) -> ModuleType:
-    """The module implementing backend ``name`` ("auto" resolves to the fastest available).
-
-    Raises ``ValueError`` for an unknown name and :class:`BackendUnavailable` (saying what to
-    install) when the backend cannot run here.
-    """
-    if name == "auto":
-        return get_backend(resolve_auto())
-    if name not in BACKENDS:
+def _check_name(name: object) -> None:
+    if name != "auto" and name not in BACKENDS:
         raise ValueError(f"backend={name!r} is not one of {', '.join(map(repr, ['auto', *BACKENDS]))}")
-    module = importlib.import_module(BACKENDS[name])
+
+
+def _module(name: str) -> ModuleType:
+    return importlib.import_module(BACKENDS[name])
+
+
+def get_backend(name: str, model: Model | None = None) -> ModuleType:
+    """The module implementing backend ``name`` ("auto": the fastest available for ``model``).
+
+    Raises ``ValueError`` for an unknown name, :class:`BackendUnavailable` (saying what to
+    install) when the backend cannot run here, and :class:`UnsupportedModel` when ``model`` is
+    given and the backend does not implement it.
+    """
+    _check_name(name)
+    if name == "auto":
+        return get_backend(resolve_auto(model), model)
+    module = _module(name)
     check = getattr(module, "check_available", None)
     if check is not None:
         check()
+    if model is not None:
+        reason = module.supports(model)
+        if reason is not None:
+            others = ", ".join(f'"{other}"' for other in supporting(model))
+            raise UnsupportedModel(f"{reason}; the backends that implement this model: {others}")
     return module
+
+
+def supporting(model: Model) -> list[str]:
+    """The names of the registered backends that implement ``model`` (available here or not)."""
+    names = []
+    for name in BACKENDS:
+        try:
+            module = _module(name)
+        except ImportError:
+            continue
+        if module.supports(model) is None:
+            names.append(name)
+    return names
 
 
 def is_available(name: str) -> bool:
@@ -74,22 +118,25 @@ def _auto_eligible(name: str) -> bool:
     """Whether ``"auto"`` may pick backend ``name``: a backend module may define
     ``auto_eligible() -> bool`` (the cuda backend says False on the CUDA simulator, which is
     for tests, not speed)."""
-    eligible = getattr(importlib.import_module(BACKENDS[name]), "auto_eligible", None)
+    eligible = getattr(_module(name), "auto_eligible", None)
     return eligible is None or bool(eligible())
 
 
-def resolve_auto() -> str:
-    """The name ``backend="auto"`` stands for here: the first available and eligible backend of
-    :data:`AUTO_ORDER`."""
+def resolve_auto(model: Model | None = None) -> str:
+    """The name ``backend="auto"`` stands for here: the first backend of :data:`AUTO_ORDER` that
+    is available, eligible and (when ``model`` is given) implements ``model``."""
     for name in AUTO_ORDER:
-        if is_available(name) and _auto_eligible(name):
+        if not (is_available(name) and _auto_eligible(name)):
+            continue
+        if model is None or _module(name).supports(model) is None:
             return name
-    return "numpy"
+    return "autograd"
 
 
-def resolve(name: str) -> str:
+def resolve(name: str, model: Model | None = None) -> str:
     """The backend ``name`` stands for: ``"auto"`` resolved by :func:`resolve_auto`, others as given."""
-    return resolve_auto() if name == "auto" else name
+    _check_name(name)
+    return resolve_auto(model) if name == "auto" else name
 
 
 def check_objective(objective: object) -> Objective:
@@ -99,25 +146,53 @@ def check_objective(objective: object) -> Objective:
     return objective
 
 
-def check_params(params: object) -> Params:
-    """``params`` if it is a :class:`Params` whose arrays are finite, else a clear error."""
+def check_batch(model: Model, batch: object) -> Batch:
+    """``batch`` with its inputs (and targets) validated for ``model``: real, finite, 2-D, in range."""
+    if not isinstance(batch, Batch):
+        raise TypeError(f"batch must be a tinysae.models.Batch, got {type(batch).__name__}")
+    X = check_data(batch.inputs)
+    model.check_inputs(X)
+    T = None
+    if batch.targets is not None:
+        T = check_data(batch.targets)
+        if T.shape != X.shape:
+            raise ValueError(f"the targets have shape {T.shape}, the inputs {X.shape}; they must match")
+        model.check_inputs(T)
+    return Batch(X, T, batch.seed)
+
+
+def evaluate(model: Model, params: Params, batch: Batch, backend: str = "auto") -> Evaluation:
+    """``model``'s objective at ``params`` on ``batch``: ``(loss, grads, terms, rho_hat)``.
+
+    ``backend`` is ``"auto"`` (the fastest that implements the model) or a name of
+    :data:`BACKENDS`.
+    """
+    if not isinstance(model, Model):
+        raise TypeError(f"model must be a tinysae.models.Model, got {type(model).__name__}")
+    params = model.check_params(params)
+    batch = check_batch(model, batch)
+    return get_backend(backend, model).evaluate(model, params, batch)
+
+
+def classic_model(params: Params, objective: Objective) -> ClassicSAE:
+    """The :class:`~tinysae.models.ClassicSAE` whose parameters have the shapes of ``params``."""
     if not isinstance(params, Params):
         raise TypeError(f"params must be a tinysae.Params, got {type(params).__name__}")
-    for name, array in zip(("W1", "b1", "W2", "b2"), params.arrays()):
-        if not np.all(np.isfinite(array)):
-            raise ValueError(f"params.{name} holds NaN or inf")
-    return params
+    W1 = params.get("W1")
+    if W1 is None or W1.ndim != 2:
+        raise ValueError(f"params must hold W1 (k, n), b1 (k,), W2 (n, k), b2 (n,); got {params!r}")
+    return ClassicSAE(W1.shape[1], W1.shape[0], objective)
 
 
 def loss_and_grad(
     params: Params, X: np.ndarray, objective: Objective, backend: str = "numpy"
 ) -> tuple[float, Params]:
-    """The objective ``J`` at ``params`` on data ``X (m, n)`` and its gradient, as ``(J, grads)``.
+    """The classic objective ``J`` at ``params`` on data ``X (m, n)`` and its gradient, as ``(J, grads)``.
 
-    ``grads`` is a :class:`Params` holding ``dW1, db1, dW2, db2``. ``backend`` is one of
-    ``"numpy"`` (reference), ``"autograd"``, ``"numba"``, ``"cuda"`` or ``"auto"``.
+    ``grads`` is a :class:`Params` holding ``W1, b1, W2, b2`` (the gradient of each).
+    ``backend`` is one of ``"numpy"`` (reference), ``"autograd"``, ``"numba"``, ``"cuda"`` or
+    ``"auto"``. For other models, see :func:`evaluate`.
     """
     check_objective(objective)
-    params = check_params(params)
-    X = check_data(X, objective, params.n_visible)
-    return get_backend(backend).loss_and_grad(params, X, objective)
+    loss, grads, _, _ = evaluate(classic_model(params, objective), params, Batch(X), backend)
+    return loss, grads

@@ -1,9 +1,9 @@
 r"""The ``numba.cuda`` kernels behind ``backend="cuda"``, one small kernel per job.
 
-Read them beside :mod:`tinysae.backends.numpy_ref`; every line of DESIGN.md has its kernel:
+Read them beside :mod:`tinysae.backends.numpy_ref`; every line of docs/design.md has its kernel:
 
 =================================  ========================================  ======================
-DESIGN.md                          kernel                                    launched on
+docs/design.md                          kernel                                    launched on
 =================================  ========================================  ======================
 ``Z2 = X W1^T``, ``Z3 = H W2^T``   :func:`matmul` (``trans_b=True``)          (m, k), (m, n)
 ``+ b1``, ``H = f(Z2)``            :func:`bias_activate`                      (m, k)
@@ -225,10 +225,11 @@ def kernels(dtype_name: str, tile: int) -> SimpleNamespace:
             out[cuda.blockIdx.y, col] = total * scale
 
     @cuda.jit
-    def assemble_loss(recon, w1_sq, w2_sq, kl_sum, rho_hat_sum, penalty, beta, lam, m, out, t):
+    def assemble_loss(recon, w1_sq, w2_sq, kl_sum, rho_hat_sum, penalty, beta, lam, m, out, t, terms):
         r"""One thread writes ``out[t] = J``: ``recon / (2m) + lambda/2 (||W1||^2 + ||W2||^2)``
         plus ``beta sum_j KL_j`` (KL) or ``beta/m sum_ij |H_ij| = beta sum_j rho_hat_j`` (L1,
-        because H >= 0 for sigmoid and relu). Each input is a 1-element array of a sum."""
+        because H >= 0 for sigmoid and relu), and ``terms (3,)``: the reconstruction, weight
+        decay and sparsity terms. Each input is a 1-element array of a sum."""
         if cuda.grid(1) == 0:
             reconstruction = recon[0] / (TWO * m)
             decay = lam / TWO * (w1_sq[0] + w2_sq[0])
@@ -238,6 +239,9 @@ def kernels(dtype_name: str, tile: int) -> SimpleNamespace:
                 sparsity = beta * rho_hat_sum[0]
             else:
                 sparsity = ZERO
+            terms[0] = reconstruction
+            terms[1] = decay
+            terms[2] = sparsity
             out[t] = reconstruction + decay + sparsity
 
     # ---- minibatch Adam ----------------------------------------------------------------------
@@ -297,7 +301,7 @@ def kernel_signatures(dtype_name: str) -> dict[str, tuple]:
         "hidden_delta": (A2, A2, A2, A1, i64, T, T, i64),
         "add_scaled": (A2, T, A2),
         "column_sums": (A2, A2, T, flag),
-        "assemble_loss": (A1, A1, A1, A1, A1, i64, T, T, T, A1, i64),
+        "assemble_loss": (A1, A1, A1, A1, A1, i64, T, T, T, A1, i64, A1),
         "gather_rows": (A2, numba.int64[::1], i64, A2),
         "adam_step": (A1, A1, A1, A1, T, T, T, T, T, T),
     }

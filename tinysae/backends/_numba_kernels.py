@@ -1,4 +1,4 @@
-r"""Numba kernels of the sparse-autoencoder objective (DESIGN.md's equations, fused).
+r"""Numba kernels of the sparse-autoencoder objective (the classic's equations of docs/design.md, fused).
 
 The kernels are ``@njit(cache=True)`` (the row-parallel ones ``parallel=True``); the small
 helpers they call (:func:`sigmoid`, :func:`activate`, the ``*_rows`` bodies, the exp) are
@@ -144,7 +144,8 @@ def _exp_nonpositive_typed(t):
 
 
 # ---------------------------------------------------------------------------------------------
-# scalar helpers (inlined into the kernels by numba)
+# scalar helpers (inlined into the kernels by numba): the scalar formulas of the activation
+# table tinysae.functions.ACTIVATIONS, where each nonlinearity is defined for the package
 # ---------------------------------------------------------------------------------------------
 
 
@@ -201,7 +202,8 @@ def sparsity_terms(col_sum, m, rho, beta, penalty, lo, hi, ds):
     ``rho_hat`` is clipped to ``[lo, hi]`` (``lo`` = sqrt of the dtype's smallest normal,
     ``hi = 1 - eps``) before the logarithms. Only a unit saturated on *every* sample reaches
     the clip (``rho_hat`` exactly 0 or 1), where the unclipped KL is infinite and ``s * f'``
-    would be ``inf * 0 = NaN``; elsewhere the values equal DESIGN.md's formulas exactly.
+    would be ``inf * 0 = NaN``; elsewhere the values equal the formulas exactly
+    (the clip is :func:`tinysae.functions.clip_rho_hat`, inlined here).
     """
     one = col_sum.dtype.type(1)
     k = col_sum.shape[0]
@@ -332,7 +334,7 @@ def hidden_delta_rows(D2, H, f, penalty, ds, l1_scale, start, stop, db1):
 def hidden_delta(D2, H, f, penalty, ds, l1_scale, row_starts, db1_part):
     r"""In place ``D2 <- (D3 W2 + sparsity gradient at H) * f'(Z2)``.
 
-    On entry ``D2 (m, k)`` holds :math:`D_3 W_2` (a BLAS product); on exit it holds DESIGN.md's
+    On entry ``D2 (m, k)`` holds :math:`D_3 W_2` (a BLAS product); on exit it holds docs/design.md's
     ``D2``. The sparsity gradient at :math:`H_{ij}` is ``ds[j] = beta * s_j / m`` (KL, from
     :func:`sparsity_terms`), ``l1_scale * sign(H[i, j])`` with ``l1_scale = beta / m`` (L1), or 0.
     :math:`f'(Z_2)` is computed from ``H`` (:func:`activate_grad`). Chunk ``c`` of rows writes
@@ -357,7 +359,8 @@ def hidden_delta_serial(D2, H, f, penalty, ds, l1_scale, row_starts, db1_part):
 
 
 @njit(cache=True, error_model="numpy")
-def loss_and_grad_loops(X, W1, b1, W2, b2, f, g, penalty, rho, beta, lam, lo, hi, H, dW1, db1, dW2, db2):
+def loss_and_grad_loops(X, W1, b1, W2, b2, f, g, penalty, rho, beta, lam, lo, hi, H, dW1, db1, dW2, db2,
+                        col_sum, terms):
     r"""The whole objective and its gradient in two serial passes over the rows of ``X (m, n)``.
 
     Pass 1, for each row ``i``: ``Z2[i] = W1 X[i] + b1``, ``H[i] = f(Z2[i])``; sum the columns
@@ -371,8 +374,10 @@ def loss_and_grad_loops(X, W1, b1, W2, b2, f, g, penalty, rho, beta, lam, lo, hi
 
     and at the end ``dW1 += lam W1``, ``dW2 += lam W2`` and the weight decay
     :math:`\frac{\lambda}{2}(\lVert W_1\rVert^2 + \lVert W_2\rVert^2)` in the loss. Writes
-    ``H (m, k)`` and the four gradients (arrays shaped like the parameters, overwritten) and
-    returns ``J``. The scalars ``rho, beta, lam, lo, hi`` come in the arrays' dtype.
+    ``H (m, k)``, the four gradients (arrays shaped like the parameters, overwritten), the
+    column sums ``col_sum (k,)`` of ``H`` and ``terms (3,)``: the reconstruction, weight-decay
+    and sparsity terms, each measured; returns ``J``, their sum. The scalars
+    ``rho, beta, lam, lo, hi`` come in the arrays' dtype.
     """
     one = X.dtype.type(1)
     zero = one - one
@@ -380,7 +385,7 @@ def loss_and_grad_loops(X, W1, b1, W2, b2, f, g, penalty, rho, beta, lam, lo, hi
     k = W1.shape[0]
     m_f = X.dtype.type(m)
     inv_m = one / m_f
-    col_sum = np.zeros_like(b1)
+    col_sum[:] = zero
     for i in range(m):
         for j in range(k):
             z2 = b1[j]
@@ -427,7 +432,10 @@ def loss_and_grad_loops(X, W1, b1, W2, b2, f, g, penalty, rho, beta, lam, lo, hi
             dW1[j, l] += lam * W1[j, l]
             dW2[l, j] += lam * W2[l, j]
     two = one + one
-    return sq_err * inv_m / two + lam / two * decay + sparsity
+    terms[0] = sq_err * inv_m / two
+    terms[1] = lam / two * decay
+    terms[2] = sparsity
+    return terms[0] + terms[1] + terms[2]
 
 
 # ---------------------------------------------------------------------------------------------

@@ -1,4 +1,4 @@
-r"""The Numba CPU backend: DESIGN.md's equations as fused ``@njit`` kernels.
+r"""The Numba CPU backend: the classic's equations (``docs/design.md``) as fused ``@njit`` kernels.
 
 Same equations as :mod:`tinysae.backends.numpy_ref` (read them side by side)::
 
@@ -52,7 +52,11 @@ from dataclasses import dataclass
 import numba
 import numpy as np
 
-from tinysae.objective import Objective, Params
+from tinysae.backends.capabilities import Evaluation, UnsupportedModel, classic_objective, classic_support
+from tinysae.functions import rho_hat_bounds
+from tinysae.models import Batch, Model
+from tinysae.objective import Objective
+from tinysae.params import Params
 
 #: The threading layer this backend asks numba for (see the module docstring).
 PREFERRED_THREADING_LAYER = "workqueue"
@@ -135,7 +139,7 @@ def _check_threading_layer() -> None:
 
 def compute_dtype(params: Params, X: np.ndarray) -> np.dtype:
     """float32 when ``X`` and all four parameters are float32, else float64."""
-    dtype = np.result_type(X, *params.arrays())
+    dtype = np.result_type(X, *params.values())
     return np.dtype(np.float32) if dtype == np.float32 else np.dtype(np.float64)
 
 
@@ -145,10 +149,11 @@ class _Setup:
     def __init__(self, params: Params, X: np.ndarray, objective: Objective) -> None:
         dtype = compute_dtype(params, X)
         scalar = dtype.type
-        finfo = np.finfo(dtype)
+        lo, hi = rho_hat_bounds(dtype)  # the rho_hat clip of tinysae.functions.clip_rho_hat
         self.dtype = dtype
         self.X = np.ascontiguousarray(X, dtype=dtype)
-        self.W1, self.b1, self.W2, self.b2 = (np.ascontiguousarray(a, dtype=dtype) for a in params.arrays())
+        self.W1, self.b1, self.W2, self.b2 = (np.ascontiguousarray(params[name], dtype=dtype)
+                                              for name in ("W1", "b1", "W2", "b2"))
         self.m, self.n = self.X.shape
         self.k = self.W1.shape[0]
         self.f = _ACTIVATION_CODES[objective.activation]
@@ -157,20 +162,42 @@ class _Setup:
         self.rho = scalar(objective.rho)
         self.beta = scalar(objective.beta)
         self.lam = scalar(objective.weight_decay)
-        self.lo = scalar(np.sqrt(finfo.tiny))  # rho_hat clip, see kernels.sparsity_terms
-        self.hi = scalar(1) - scalar(finfo.epsneg)
+        self.lo = scalar(lo)
+        self.hi = scalar(hi)
+
+
+class _Result:
+    """What one route returns: the three terms (each measured), the gradients and ``rho_hat``."""
+
+    def __init__(self, reconstruction: float, weight_decay: float, sparsity: float, grads: Params,
+                 rho_hat: np.ndarray) -> None:
+        self.terms = {"reconstruction": float(reconstruction), "weight_decay": float(weight_decay),
+                      "sparsity": float(sparsity)}
+        self.grads = grads
+        self.rho_hat = rho_hat
+
+    @property
+    def loss(self) -> float:
+        return self.terms["reconstruction"] + self.terms["weight_decay"] + self.terms["sparsity"]
 
 
 def loss_and_grad_loops(params: Params, X: np.ndarray, objective: Objective) -> tuple[float, Params]:
     """``(J, grads)`` by one call of the serial loop kernel
     :func:`tinysae.backends._numba_kernels.loss_and_grad_loops`."""
+    result = _loops(params, X, objective)
+    return result.loss, result.grads
+
+
+def _loops(params: Params, X: np.ndarray, objective: Objective) -> _Result:
     p = _Setup(params, X, objective)
     H = np.empty((p.m, p.k), dtype=p.dtype)
-    grads = Params(np.empty_like(p.W1), np.empty_like(p.b1), np.empty_like(p.W2), np.empty_like(p.b2))
-    loss = kernels.loss_and_grad_loops(
-        p.X, p.W1, p.b1, p.W2, p.b2, p.f, p.g, p.penalty, p.rho, p.beta, p.lam, p.lo, p.hi, H, *grads.arrays()
-    )
-    return float(loss), grads
+    dW1, db1, dW2, db2 = np.empty_like(p.W1), np.empty_like(p.b1), np.empty_like(p.W2), np.empty_like(p.b2)
+    col_sum, terms = np.empty(p.k, p.dtype), np.empty(3, p.dtype)
+    kernels.loss_and_grad_loops(
+        p.X, p.W1, p.b1, p.W2, p.b2, p.f, p.g, p.penalty, p.rho, p.beta, p.lam, p.lo, p.hi, H,
+        dW1, db1, dW2, db2, col_sum, terms,
+    )  # fmt: skip
+    return _Result(*terms, Params(W1=dW1, b1=db1, W2=dW2, b2=db2), col_sum / p.m)
 
 
 @dataclass
@@ -224,14 +251,19 @@ def clear_buffers() -> None:
 def loss_and_grad_blas(
     params: Params, X: np.ndarray, objective: Objective, parallel: bool | None = None
 ) -> tuple[float, Params]:
-    """``(J, grads)`` by BLAS matrix products and the fused passes, in DESIGN.md's order.
+    """``(J, grads)`` by BLAS matrix products and the fused passes, in the reference's order.
 
     The passes run in parallel over chunks of rows (``parallel=True``) or on the calling thread
     (``False``: the same kernel bodies, no thread launch); by default in parallel when
     ``m (n + k) >= PARALLEL_ELEMENTS``.
     """
+    result = _blas(params, X, objective, parallel)
+    return result.loss, result.grads
+
+
+def _blas(params: Params, X: np.ndarray, objective: Objective, parallel: bool | None) -> _Result:
     p = _Setup(params, X, objective)
-    m, n, k, lam = p.m, p.n, p.k, p.lam
+    m, n, k = p.m, p.n, p.k
     if parallel is None:
         parallel = m * (n + k) >= PARALLEL_ELEMENTS
     if parallel:
@@ -258,6 +290,7 @@ def loss_and_grad_blas(
         if parallel:
             _check_threading_layer()
         col_sum = b.col_sum_part.sum(axis=0)  # m * rho_hat
+        rho_hat = col_sum / m
         sparsity = kernels.sparsity_terms(
             col_sum, p.dtype.type(m), p.rho, p.beta, p.penalty, p.lo, p.hi, b.ds
         )
@@ -271,11 +304,18 @@ def loss_and_grad_blas(
         db2 = b.db2_part.sum(axis=0)
         db1 = b.db1_part.sum(axis=0)
         reconstruction = b.sq_err_part.sum() / (2 * m)
+    return _finish(p, reconstruction, sparsity, dW1, db1, dW2, db2, rho_hat)
+
+
+def _finish(p: _Setup, reconstruction: float, sparsity: float, dW1: np.ndarray, db1: np.ndarray,
+            dW2: np.ndarray, db2: np.ndarray, rho_hat: np.ndarray) -> _Result:
+    """Add the weight decay to the gradients (in place) and measure its term."""
+    lam = p.lam
     decay = lam / 2 * (np.vdot(p.W1, p.W1) + np.vdot(p.W2, p.W2))
     if lam != 0:
         dW1 += lam * p.W1
         dW2 += lam * p.W2
-    return float(reconstruction + decay + sparsity), Params(dW1, db1, dW2, db2)
+    return _Result(reconstruction, decay, sparsity, Params(W1=dW1, b1=db1, W2=dW2, b2=db2), rho_hat)
 
 
 def thin_block_rows(n: int, k: int) -> int:
@@ -295,8 +335,13 @@ def loss_and_grad_thin(
     ``dW1, db1``. Each chunk of rows (one per thread) sums its own gradients; they are added here.
     Blocks have ``block_rows`` rows (default :func:`thin_block_rows`; tests use small blocks).
     """
+    result = _thin(params, X, objective, block_rows)
+    return result.loss, result.grads
+
+
+def _thin(params: Params, X: np.ndarray, objective: Objective, block_rows: int | None) -> _Result:
     p = _Setup(params, X, objective)
-    m, n, k, lam, dtype = p.m, p.n, p.k, p.lam, p.dtype
+    m, n, k, dtype = p.m, p.n, p.k, p.dtype
     chunks = max(1, min(m, numba.get_num_threads()))
     if block_rows is None:
         block_rows = thin_block_rows(n, k)
@@ -314,20 +359,15 @@ def loss_and_grad_thin(
             b.H, b.D3, b.D2, b.col_sum_part, b.sq_err_part, b.db2_part, dW2_part,
         )  # fmt: skip
         _check_threading_layer()
-        sparsity = kernels.sparsity_terms(
-            b.col_sum_part.sum(axis=0), dtype.type(m), p.rho, p.beta, p.penalty, p.lo, p.hi, b.ds
-        )
+        col_sum = b.col_sum_part.sum(axis=0)  # m * rho_hat
+        sparsity = kernels.sparsity_terms(col_sum, dtype.type(m), p.rho, p.beta, p.penalty, p.lo, p.hi, b.ds)
         kernels.thin_backward(
             p.X, b.H, b.D2, p.f, p.penalty, b.ds, p.beta / m, b.row_starts, block_rows, b.db1_part, dW1_part
         )
         db1, db2 = b.db1_part.sum(axis=0), b.db2_part.sum(axis=0)
         reconstruction = b.sq_err_part.sum() / (2 * m)
     dW1, dW2 = dW1_part.sum(axis=0), dW2_part.sum(axis=0)
-    decay = lam / 2 * (np.vdot(p.W1, p.W1) + np.vdot(p.W2, p.W2))
-    if lam != 0:
-        dW1 += lam * p.W1
-        dW2 += lam * p.W2
-    return float(reconstruction + decay + sparsity), Params(dW1, db1, dW2, db2)
+    return _finish(p, reconstruction, sparsity, dW1, db1, dW2, db2, col_sum / m)
 
 
 def choose_route(m: int, n: int, k: int) -> str:
@@ -341,13 +381,39 @@ def choose_route(m: int, n: int, k: int) -> str:
     return "blas"
 
 
+def _route(params: Params, X: np.ndarray, objective: Objective) -> _Result:
+    m, n = X.shape
+    route = choose_route(m, n, params["W1"].shape[0])
+    if route == "loops":
+        return _loops(params, X, objective)
+    if route == "thin":
+        return _thin(params, X, objective, None)
+    return _blas(params, X, objective, None)
+
+
 def loss_and_grad(params: Params, X: np.ndarray, objective: Objective) -> tuple[float, Params]:
     """``(J, grads)`` by the route :func:`choose_route` picks for the shape. Inputs are trusted
     (validated by :func:`tinysae.backends.loss_and_grad`)."""
-    m, n = X.shape
-    route = choose_route(m, n, params.n_hidden)
-    if route == "loops":
-        return loss_and_grad_loops(params, X, objective)
-    if route == "thin":
-        return loss_and_grad_thin(params, X, objective)
-    return loss_and_grad_blas(params, X, objective)
+    result = _route(params, X, objective)
+    return result.loss, result.grads
+
+
+# ---- as a backend ------------------------------------------------------------------------------
+def supports(model: Model) -> str | None:
+    """None when this backend implements ``model`` (the classic with kl, l1 or none), else why not."""
+    return classic_support(model, "numba")
+
+
+def evaluate(model: Model, params: Params, batch: Batch) -> Evaluation:
+    """The classic's loss, gradient and terms on ``batch`` by :func:`choose_route`'s route.
+
+    The kernels compare the reconstruction with the inputs themselves: a batch with separate
+    targets raises :class:`~tinysae.backends.capabilities.UnsupportedModel`.
+    """
+    if batch.targets is not None:
+        raise UnsupportedModel('backend="numba" reconstructs the inputs themselves; a batch with separate '
+                               'targets needs backend="numpy" or backend="autograd"')
+    objective = classic_objective(model)
+    result = _route(params, batch.inputs, objective)
+    terms = {name: result.terms[name] for name in model.term_names()}
+    return Evaluation(result.loss, result.grads, terms, result.rho_hat)

@@ -1,4 +1,4 @@
-r"""The ``cuda`` backend: DESIGN.md's equations as ``numba.cuda`` kernels on a GPU.
+r"""The ``cuda`` backend: the classic's equations (``docs/design.md``) as ``numba.cuda`` kernels on a GPU.
 
 Forward and backward are the reference's lines (:mod:`tinysae.backends.numpy_ref`), each a
 kernel from :mod:`tinysae.backends._cuda_kernels`::
@@ -31,8 +31,11 @@ from types import ModuleType, SimpleNamespace
 
 import numpy as np
 
-from tinysae.backends import BackendUnavailable, check_params
-from tinysae.objective import Objective, Params, check_data
+from tinysae.backends import BackendUnavailable, classic_model
+from tinysae.backends.capabilities import Evaluation, UnsupportedModel, classic_objective, classic_support
+from tinysae.models import Batch, Model
+from tinysae.objective import Objective, check_data
+from tinysae.params import Params
 from tinysae.validation import check_adam_settings, check_int
 
 #: Tile width: blocks of ``TILE x TILE`` threads, shared-memory tiles of ``TILE x TILE`` entries.
@@ -144,7 +147,8 @@ class _DeviceParams:
 
     @classmethod
     def upload(cls, cuda: ModuleType, params: Params, dtype: np.dtype) -> _DeviceParams:
-        return cls(*(cuda.to_device(np.ascontiguousarray(a, dtype)) for a in params.arrays()))
+        names = ("W1", "b1", "W2", "b2")
+        return cls(*(cuda.to_device(np.ascontiguousarray(params[name], dtype)) for name in names))
 
     @classmethod
     def zeros_like(cls, cuda: ModuleType, params: _DeviceParams) -> _DeviceParams:
@@ -158,7 +162,8 @@ class _DeviceParams:
         return tuple(a.reshape(a.size) for a in self.arrays())
 
     def download(self) -> Params:
-        return Params(*(a.copy_to_host() for a in self.arrays()))
+        return Params(W1=self.W1.copy_to_host(), b1=self.b1.copy_to_host(), W2=self.W2.copy_to_host(),
+                      b2=self.b2.copy_to_host())
 
 
 class _Workspace:
@@ -185,6 +190,7 @@ class _Workspace:
         )  # fmt: skip
         # 1-element sums: reconstruction, ||W1||^2, ||W2||^2, sum_j KL_j, sum_j rho_hat_j
         self.sums = {name: cuda.device_array((1, 1), dt) for name in ("E", "W1", "W2", "kl", "rho_hat")}
+        self.terms = cuda.device_array(3, dt)  # reconstruction, weight decay, sparsity
         self._scratch: dict[tuple[int, int], object] = {}
 
     # -- launch helpers --------------------------------------------------------------------------
@@ -268,20 +274,39 @@ class _Workspace:
         self.total(self.rho_hat, sums["rho_hat"])
         flat = {name: a.reshape(1) for name, a in sums.items()}
         K.assemble_loss[1, 1](
-            flat["E"], flat["W1"], flat["W2"], flat["kl"], flat["rho_hat"], penalty, beta, lam, T(m), out, t
+            flat["E"], flat["W1"], flat["W2"], flat["kl"], flat["rho_hat"], penalty, beta, lam, T(m), out, t,
+            self.terms,
         )
 
     def download_grads(self) -> Params:
         G = self.grads
-        return Params(
-            G.W1.copy_to_host(), G.b1.copy_to_host()[0], G.W2.copy_to_host(), G.b2.copy_to_host()[0]
-        )
+        return Params(W1=G.W1.copy_to_host(), b1=G.b1.copy_to_host()[0], W2=G.W2.copy_to_host(),
+                      b2=G.b2.copy_to_host()[0])
+
+    def download_terms(self) -> dict[str, float]:
+        """The three terms of the last :meth:`evaluate`, as ``assemble_loss`` measured them."""
+        reconstruction, decay, sparsity = (float(v) for v in self.terms.copy_to_host())
+        return {"reconstruction": reconstruction, "weight_decay": decay, "sparsity": sparsity}
 
 
 def _kernels(dtype: np.dtype, tile: int) -> SimpleNamespace:
     from tinysae.backends._cuda_kernels import kernels
 
     return kernels(np.dtype(dtype).name, _check_tile(tile))
+
+
+def _evaluate(params: Params, X: np.ndarray, objective: Objective, tile: int) -> tuple[_Workspace, float]:
+    """One evaluation on the GPU: its workspace (holding the gradients and sums) and J."""
+    cuda = _cuda()
+    dtype = _compute_dtype(params, X)
+    K = _kernels(dtype, tile)
+    (m, n), k = X.shape, params["W1"].shape[0]
+    ws = _Workspace(cuda, K, m, n, k)
+    P = _DeviceParams.upload(cuda, params, dtype)
+    X_d = cuda.to_device(np.ascontiguousarray(X, dtype))
+    out = cuda.device_array(1, dtype)
+    ws.evaluate(P, X_d, objective, out, 0)
+    return ws, float(out.copy_to_host()[0])
 
 
 def loss_and_grad(
@@ -292,16 +317,28 @@ def loss_and_grad(
     ``tile`` is the block and shared-memory tile width (the tests use a small one on the
     simulator, where every thread is a Python call).
     """
-    cuda = _cuda()
-    dtype = _compute_dtype(params, X)
-    K = _kernels(dtype, tile)
-    (m, n), k = X.shape, params.n_hidden
-    ws = _Workspace(cuda, K, m, n, k)
-    P = _DeviceParams.upload(cuda, params, dtype)
-    X_d = cuda.to_device(np.ascontiguousarray(X, dtype))
-    out = cuda.device_array(1, dtype)
-    ws.evaluate(P, X_d, objective, out, 0)
-    return float(out.copy_to_host()[0]), ws.download_grads()
+    ws, loss = _evaluate(params, X, objective, tile)
+    return loss, ws.download_grads()
+
+
+# ---- as a backend ------------------------------------------------------------------------------
+def supports(model: Model) -> str | None:
+    """None when this backend implements ``model`` (the classic with kl, l1 or none), else why not."""
+    return classic_support(model, "cuda")
+
+
+def evaluate(model: Model, params: Params, batch: Batch, *, tile: int = TILE) -> Evaluation:
+    """The classic's loss, gradient and terms on ``batch``, computed on the GPU. A batch with
+    separate targets raises :class:`~tinysae.backends.capabilities.UnsupportedModel`."""
+    if batch.targets is not None:
+        raise UnsupportedModel('backend="cuda" reconstructs the inputs themselves; a batch with separate '
+                               'targets needs backend="numpy" or backend="autograd"')
+    objective = classic_objective(model)
+    ws, _ = _evaluate(params, batch.inputs, objective, tile)
+    terms = ws.download_terms()
+    loss = sum(terms[name] for name in model.term_names())
+    rho_hat = ws.rho_hat.copy_to_host().reshape(-1)
+    return Evaluation(loss, ws.download_grads(), {name: terms[name] for name in model.term_names()}, rho_hat)
 
 
 def adam_device(
@@ -335,8 +372,9 @@ def adam_device(
     end. Returns the trained parameters and, per epoch, the mean of its minibatch losses; raises
     ``FloatingPointError`` naming the first step whose loss was not finite.
     """
-    params = check_params(params)
-    X = check_data(X, objective, params.n_visible)
+    model = classic_model(params, objective)
+    params = model.check_params(params)
+    X = check_data(X, objective, model.n_visible)
     learning_rate, beta1, beta2, eps = check_adam_settings(learning_rate, beta1, beta2, eps)
     epochs = check_int("epochs", epochs)
     batch_size = check_int("batch_size", batch_size)
@@ -345,7 +383,7 @@ def adam_device(
     dtype = _compute_dtype(params, X)
     T = dtype.type
     K = _kernels(dtype, tile)
-    (m, n), k = X.shape, params.n_hidden
+    (m, n), k = X.shape, model.n_hidden
     rng = np.random.default_rng(seed)
     steps_per_epoch = _blocks(m, batch_size)
 
@@ -372,8 +410,9 @@ def adam_device(
                 K.adam_step[ws._grid1(p.shape[0])](p, g, mom, vel, *hyper, c1, c2)
     per_step = losses.copy_to_host().astype(np.float64)
     bad = np.flatnonzero(~np.isfinite(per_step))
-    if bad.size:  # the CPU trainer stops at the same step with the same message
+    if bad.size:  # the CPU trainer stops at the same step (its message also names the term)
         step = int(bad[0])
         loss = per_step[step]
-        raise FloatingPointError(f"the loss became {loss} at step {step + 1}; lower the learning rate")
+        raise FloatingPointError(f"the objective became {loss} at Adam step {step + 1}; "
+                                 "check the data and the hyper-parameters (a smaller learning rate?)")
     return P.download(), [float(np.mean(row)) for row in per_step.reshape(epochs, steps_per_epoch)]

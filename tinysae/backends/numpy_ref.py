@@ -1,4 +1,4 @@
-r"""The reference backend: DESIGN.md's hand-derived equations, line by line, in numpy.
+r"""The reference backend: the classic's hand-derived equations (``docs/design.md``), line by line.
 
 Forward (rows are samples)::
 
@@ -15,7 +15,12 @@ Backward::
     dW1 = D2^T X + lambda W1      db1 = sum_i D2
 
 For the L1 penalty :math:`\frac{\beta}{m}\sum_{ij}|H_{ij}|` the sparsity gradient at H is
-``beta * sign(H) / m`` in place of ``beta * s / m``; for ``"none"`` it is zero.
+``beta * sign(H) / m`` in place of ``beta * s / m``; for ``"none"`` it is zero. With targets
+``T`` other than ``X`` (a denoising batch) ``X`` becomes ``T`` in the error ``Xhat - X`` only.
+
+This is the teaching text of the classic model (:class:`tinysae.models.ClassicSAE`, whose
+forward pass on the engine it must equal); as a backend it implements that model with the
+penalties ``"kl"``, ``"l1"`` and ``"none"`` (:func:`supports`).
 """
 
 from __future__ import annotations
@@ -23,13 +28,16 @@ from __future__ import annotations
 from typing import NamedTuple
 
 import numpy as np
-from scipy.special import expit
 
-from tinysae.objective import Objective, Params
+from tinysae.backends.capabilities import Evaluation, classic_objective, classic_support
+from tinysae.functions import activation, clip_rho_hat
+from tinysae.models import Batch, Model
+from tinysae.objective import Objective
+from tinysae.params import Params
 
 
 class Forward(NamedTuple):
-    """The forward pass's named intermediates (DESIGN.md's names)."""
+    """The forward pass's named intermediates (the names of docs/design.md)."""
 
     Z2: np.ndarray
     H: np.ndarray
@@ -47,33 +55,19 @@ class Terms(NamedTuple):
     sparsity: float
     rho_hat: np.ndarray
 
-
-def activate(Z: np.ndarray, name: str) -> np.ndarray:
-    """``sigmoid(Z) = 1 / (1 + exp(-Z))`` (overflow-free), ``relu(Z) = max(Z, 0)`` or ``Z``."""
-    if name == "sigmoid":
-        return expit(Z)
-    if name == "relu":
-        return np.maximum(Z, 0)
-    return Z
-
-
-def activate_grad(Z: np.ndarray, A: np.ndarray, name: str) -> np.ndarray:
-    """The derivative at ``Z`` given ``A = activate(Z)``: ``A (1 - A)``, ``[Z > 0]`` or 1."""
-    if name == "sigmoid":
-        return A * (1 - A)
-    if name == "relu":
-        return (Z > 0).astype(Z.dtype)
-    return np.ones_like(Z)
+    def as_dict(self, model: Model) -> dict[str, float]:
+        """The terms ``model`` has (no ``sparsity`` without a penalty), by name."""
+        return {name: getattr(self, name) for name in model.term_names()}
 
 
 def forward(params: Params, X: np.ndarray, objective: Objective) -> Forward:
     """``Z2, H, rho_hat, Z3, Xhat`` for data ``X (m, n)``."""
-    W1, b1, W2, b2 = params.arrays()
+    W1, b1, W2, b2 = params["W1"], params["b1"], params["W2"], params["b2"]
     Z2 = X @ W1.T + b1
-    H = activate(Z2, objective.activation)
+    H = activation(objective.activation).value(Z2)
     rho_hat = H.mean(axis=0)
     Z3 = H @ W2.T + b2
-    Xhat = activate(Z3, objective.output)
+    Xhat = activation(objective.output).value(Z3)
     return Forward(Z2, H, rho_hat, Z3, Xhat)
 
 
@@ -84,17 +78,6 @@ def kl_divergence(rho: float, rho_hat: np.ndarray) -> np.ndarray:
               + (1-\rho)\log\frac{1-\rho}{1-\hat\rho}
     """
     return rho * np.log(rho / rho_hat) + (1 - rho) * np.log((1 - rho) / (1 - rho_hat))
-
-
-def clip_rho_hat(rho_hat: np.ndarray) -> np.ndarray:
-    """``rho_hat`` clipped to ``[sqrt(tiny), 1 - epsneg]`` of its dtype before the logarithms.
-
-    Only a unit saturated on *every* sample reaches the clip (``rho_hat`` exactly 0 or 1), where
-    the KL term is infinite and ``s * f'(Z2)`` would be ``inf * 0 = NaN``; elsewhere the values
-    equal DESIGN.md's formulas exactly. Every fast backend clips the same way.
-    """
-    finfo = np.finfo(rho_hat.dtype)
-    return np.clip(rho_hat, np.sqrt(finfo.tiny), 1 - finfo.epsneg)
 
 
 def weight_decay_term(params: Params, objective: Objective) -> float:
@@ -112,10 +95,13 @@ def sparsity_term(H: np.ndarray, rho_hat: np.ndarray, objective: Objective) -> f
     return 0.0
 
 
-def terms(params: Params, X: np.ndarray, objective: Objective, fwd: Forward | None = None) -> Terms:
-    """The loss and its three parts (``fwd`` reuses a forward pass already computed)."""
+def terms(params: Params, X: np.ndarray, objective: Objective, fwd: Forward | None = None,
+          T: np.ndarray | None = None) -> Terms:
+    """The loss and its three parts (``fwd`` reuses a forward pass already computed; ``T``, the
+    targets, default to ``X``)."""
     fwd = forward(params, X, objective) if fwd is None else fwd
-    reconstruction = float(np.sum((fwd.Xhat - X) ** 2) / (2 * X.shape[0]))
+    T = X if T is None else T
+    reconstruction = float(np.sum((fwd.Xhat - T) ** 2) / (2 * X.shape[0]))
     decay = weight_decay_term(params, objective)
     sparsity = sparsity_term(fwd.H, fwd.rho_hat, objective)
     return Terms(reconstruction + decay + sparsity, reconstruction, decay, sparsity, fwd.rho_hat)
@@ -133,16 +119,40 @@ def sparsity_grad_H(fwd: Forward, objective: Objective, m: int) -> np.ndarray | 
     return 0.0
 
 
-def loss_and_grad(params: Params, X: np.ndarray, objective: Objective) -> tuple[float, Params]:
-    """``(J, grads)`` by DESIGN.md's backward equations."""
-    W1, b1, W2, b2 = params.arrays()
+def backward(params: Params, X: np.ndarray, objective: Objective, fwd: Forward,
+             T: np.ndarray | None = None) -> Params:
+    """``dW1, db1, dW2, db2`` by the backward equations above, from a forward pass ``fwd``."""
+    W1, W2 = params["W1"], params["W2"]
     m = X.shape[0]
     lam = objective.weight_decay
-    fwd = forward(params, X, objective)
-    D3 = (fwd.Xhat - X) * activate_grad(fwd.Z3, fwd.Xhat, objective.output) / m
-    D2 = (D3 @ W2 + sparsity_grad_H(fwd, objective, m)) * activate_grad(fwd.Z2, fwd.H, objective.activation)
+    f, g = activation(objective.activation), activation(objective.output)
+    T = X if T is None else T
+    D3 = (fwd.Xhat - T) * g.derivative(fwd.Z3, fwd.Xhat) / m
+    D2 = (D3 @ W2 + sparsity_grad_H(fwd, objective, m)) * f.derivative(fwd.Z2, fwd.H)
     dW2 = D3.T @ fwd.H + lam * W2
     db2 = D3.sum(axis=0)
     dW1 = D2.T @ X + lam * W1
     db1 = D2.sum(axis=0)
-    return terms(params, X, objective, fwd).loss, Params(dW1, db1, dW2, db2)
+    return Params(W1=dW1, b1=db1, W2=dW2, b2=db2)
+
+
+def loss_and_grad(params: Params, X: np.ndarray, objective: Objective,
+                  T: np.ndarray | None = None) -> tuple[float, Params]:
+    """``(J, grads)`` by the backward equations (targets ``T`` default to ``X``)."""
+    fwd = forward(params, X, objective)
+    return terms(params, X, objective, fwd, T).loss, backward(params, X, objective, fwd, T)
+
+
+# ---- as a backend ------------------------------------------------------------------------------
+def supports(model: Model) -> str | None:
+    """None when this backend implements ``model``, else why not."""
+    return classic_support(model, "numpy")
+
+
+def evaluate(model: Model, params: Params, batch: Batch) -> Evaluation:
+    """The classic's loss, gradient and terms on ``batch`` (inputs trusted)."""
+    objective = classic_objective(model)
+    X, T = batch.inputs, batch.targets
+    fwd = forward(params, X, objective)
+    t = terms(params, X, objective, fwd, T)
+    return Evaluation(t.loss, backward(params, X, objective, fwd, T), t.as_dict(model), fwd.rho_hat)

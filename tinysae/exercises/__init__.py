@@ -25,7 +25,7 @@ The exercises (what the student writes, and the reference it is compared with):
   ``s = -rho / rho_hat + (1 - rho) / (1 - rho_hat)``.
 * :func:`check_sparsity_delta`: ``sparsity_delta(rho, rho_hat, beta, m)``, shape ``(k,)``;
   ``beta * s / m``.
-* :func:`check_backprop`: ``loss_and_grad(params, X, objective)``; DESIGN.md's backward
+* :func:`check_backprop`: ``loss_and_grad(params, X, objective)``; docs/design.md's backward
   equations (the numpy reference backend).
 * :func:`check_gradient_checker`: ``numerical_gradient(J, theta, eps)``; central differences.
 

@@ -3,7 +3,7 @@ r"""The backpropagation exercise: ``loss_and_grad(params, X, objective) -> (loss
 The student's five outputs (``loss``, ``dW1 (k, n)``, ``db1 (k,)``, ``dW2 (n, k)``, ``db2 (n,)``)
 are compared one by one with the numpy reference backend on three random problems
 (``X (m, n)``, sigmoid hidden and output units, KL penalty). :func:`_backprop_variant` recomputes
-DESIGN.md's forward and backward pass with each known mistake made on purpose, so a wrong output
+docs/design.md's forward and backward pass with each known mistake made on purpose, so a wrong output
 can be matched to the mistake that produces it; with no match, :func:`_where_to_look` localises
 the error from which outputs are wrong.
 """
@@ -28,7 +28,8 @@ from tinysae.exercises.feedback import (
     _report,
 )
 from tinysae.exercises.sparsity import _kl, _s
-from tinysae.objective import Objective, Params, init_params
+from tinysae.objective import Objective, init_params
+from tinysae.params import Params
 
 __all__ = ["BACKPROP_MISTAKES", "BACKPROP_OUTPUTS", "check_backprop"]
 
@@ -73,9 +74,9 @@ BACKPROP_MISTAKES = [
 
 def _backprop_variant(params: Params, X: np.ndarray, objective: Objective,
                       mistake: str | None = None) -> dict[str, np.ndarray]:
-    """DESIGN.md's forward and backward pass (sigmoid f and g, KL penalty), with one known
+    """docs/design.md's forward and backward pass (sigmoid f and g, KL penalty), with one known
     ``mistake`` made on purpose (``None``: no mistake, the reference). Returns the five outputs."""
-    W1, b1, W2, b2 = params.arrays()
+    W1, b1, W2, b2 = params["W1"], params["b1"], params["W2"], params["b2"]
     m = X.shape[0]
     rho, beta, lam = objective.rho, objective.beta, objective.weight_decay
 
@@ -150,7 +151,7 @@ def _backprop_cases() -> list[tuple[Params, np.ndarray, Objective, str]]:
     cases = []
     for (m, n, k), objective in settings:
         start = init_params(n, k, seed=rng)
-        params = Params(start.W1 * 2, rng.normal(0, 0.5, k), start.W2 * 2, rng.normal(0, 0.5, n))
+        params = Params(W1=start.W1 * 2, b1=rng.normal(0, 0.5, k), W2=start.W2 * 2, b2=rng.normal(0, 0.5, n))
         X = rng.uniform(0.0, 1.0, size=(m, n))
         description = (f"X of shape ({m}, {n}), k = {k} hidden units, rho = {objective.rho}, "
                        f"beta = {objective.beta}, lambda = {objective.weight_decay}")
@@ -169,7 +170,7 @@ def _parse_backprop(value: object) -> tuple[dict[str, np.ndarray] | None, str | 
         return None, f"return a pair (loss, grads); got {type(value).__name__}"
     loss, grads = value
     if isinstance(grads, Params):
-        arrays = list(grads.arrays())
+        arrays = [grads[name] for name in ("W1", "b1", "W2", "b2")]
     elif isinstance(grads, dict):
         keys = [name for name in ("dW1", "db1", "dW2", "db2") if name in grads]
         keys = keys if len(keys) == 4 else [name for name in ("W1", "b1", "W2", "b2") if name in grads]
@@ -260,7 +261,7 @@ def check_backprop(student_loss_and_grad: Callable[[Params, np.ndarray, Objectiv
         if problem is not None:
             return _report(Feedback(exercise, False, [where, problem]), verbose)
         loss, grads = numpy_ref.loss_and_grad(params, X, objective)
-        expected = dict(zip(BACKPROP_OUTPUTS, [np.asarray(loss), *grads.arrays()]))
+        expected = dict(zip(BACKPROP_OUTPUTS, [np.asarray(loss), *grads.values()]))
         lines, wrong = [], []
         for name in BACKPROP_OUTPUTS:
             error, problems = _compare(name, outputs[name], expected[name])

@@ -136,7 +136,7 @@ S_MISTAKES = [
 
 
 def check_kl_gradient(student_s: Callable[[float, np.ndarray], np.ndarray], verbose: bool = True) -> Feedback:
-    r"""Check ``student_s(rho, rho_hat)`` against DESIGN.md's
+    r"""Check ``student_s(rho, rho_hat)`` against docs/design.md's
 
     .. math:: s_j = \frac{\partial\,\mathrm{KL}(\rho\Vert\hat\rho_j)}{\partial\hat\rho_j}
               = -\frac{\rho}{\hat\rho_j} + \frac{1-\rho}{1-\hat\rho_j}, \qquad s \text{ of shape } (k,).

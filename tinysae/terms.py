@@ -1,0 +1,159 @@
+r"""The terms of an objective, each written once on the engine, its formula in its docstring.
+
+A model's objective is a sum of named terms, :math:`J = \sum_t \mathrm{term}_t`. A
+:class:`Term` is called with the graph's named nodes (the parameters, the inputs ``X``, the
+targets ``T`` and whatever the model's forward pass named: ``Z2, H, Z3, Xhat`` for the classic)
+and returns a scalar engine tensor. That one definition is what the engine differentiates, what
+:func:`tinysae.explain` walks and what a training history records, term by term.
+
+A sparsity *penalty* is a function of the hidden code ``H (m, k)`` alone; the
+:class:`Sparsity` term weighs it by :math:`\beta`. To add a penalty, subclass :class:`Penalty`
+(outside the package is fine)::
+
+    class LogPenalty(tinysae.Penalty):
+        '''(1/m) sum_ij log(1 + H_ij^2)'''
+        def __call__(self, H):
+            return (1 + H.square()).log().sum() / H.shape[0]
+
+    tinysae.SparseAutoencoder(penalty=LogPenalty(), backend="autograd").fit(X)
+
+The engine computes any penalty; the hand-written backends implement :class:`KL` and
+:class:`L1` and refuse the others by name (:func:`tinysae.backends.supporting`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from tinysae.autograd import Tensor
+from tinysae.validation import check_real
+
+Nodes = Mapping[str, Tensor]
+
+
+class Term:
+    """One named part of an objective: ``term(nodes) -> scalar Tensor``.
+
+    Subclasses set :attr:`name` (the key under which the value is recorded) and define
+    ``__call__``. A term that draws random numbers takes them from ``nodes``' batch seed, so
+    the loss stays a deterministic function of (params, batch).
+    """
+
+    name: str = "term"
+
+    def __call__(self, nodes: Nodes) -> Tensor:
+        raise NotImplementedError(f"{type(self).__name__} must define __call__(nodes) -> Tensor")
+
+
+@dataclass(frozen=True)
+class SquaredError(Term):
+    r"""The reconstruction error :math:`\frac{1}{2m}\sum_i \lVert \hat x_i - t_i \rVert^2`.
+
+    ``Xhat (m, n)`` against the targets ``T (m, n)``, which are the inputs ``X`` unless the
+    batch says otherwise (a denoising model's clean data).
+    """
+
+    name = "reconstruction"
+
+    def __call__(self, nodes: Nodes) -> Tensor:
+        Xhat, T = nodes["Xhat"], nodes["T"]
+        error = (Xhat - T).named(f"Xhat - {T.name}")
+        return error.square().sum() / (2 * Xhat.shape[0])
+
+
+@dataclass(frozen=True)
+class WeightDecay(Term):
+    r"""Weight decay :math:`\frac{\lambda}{2}\sum_W \lVert W\rVert^2` over the weight matrices
+    ``weights`` (the classic's ``W1`` and ``W2``; biases are not decayed)."""
+
+    weight_decay: float
+    weights: tuple[str, ...] = ("W1", "W2")
+    name = "weight_decay"
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "weight_decay", check_real("weight_decay", self.weight_decay, minimum=0))
+
+    def __call__(self, nodes: Nodes) -> Tensor:
+        total = nodes[self.weights[0]].square().sum()
+        for name in self.weights[1:]:
+            total = total + nodes[name].square().sum()
+        return self.weight_decay / 2 * total
+
+
+class Penalty:
+    """A sparsity penalty: ``penalty(H) -> scalar Tensor`` for hidden activations ``H (m, k)``,
+    before the weight :math:`\\beta` (which :class:`Sparsity` applies)."""
+
+    def __call__(self, H: Tensor) -> Tensor:
+        raise NotImplementedError(f"{type(self).__name__} must define __call__(H) -> Tensor")
+
+    def check_activation(self, activation: str) -> None:
+        """Raise ValueError when the penalty cannot work with this hidden ``activation``."""
+
+
+@dataclass(frozen=True)
+class KL(Penalty):
+    r"""The seed's penalty :math:`\sum_j \mathrm{KL}(\rho \Vert \hat\rho_j)`,
+    :math:`\hat\rho = \frac1m\sum_i H_{i,:}`, with
+
+    .. math:: \mathrm{KL}(\rho\Vert\hat\rho) = \rho\log\frac{\rho}{\hat\rho}
+              + (1-\rho)\log\frac{1-\rho}{1-\hat\rho}
+
+    composed from the engine's primitives (mean, div, log, mul, sub, add), so
+    :func:`~tinysae.explain` shows its two paths, one per logarithm. ``rho_hat`` is not clipped
+    here: a unit saturated on every sample makes the KL infinite, and the backward pass says
+    so (:class:`~tinysae.autograd.NonFiniteGradientError`).
+    """
+
+    rho: float = 0.01
+
+    def __post_init__(self) -> None:
+        rho = check_real("rho", self.rho)
+        if not 0.0 < rho < 1.0:
+            raise ValueError(f"rho must lie in (0, 1) for the KL penalty, got {rho}")
+        object.__setattr__(self, "rho", rho)
+
+    def check_activation(self, activation: str) -> None:
+        if activation != "sigmoid":
+            raise ValueError(
+                f"penalty='kl' needs activation='sigmoid' (rho_hat must stay in (0, 1)), "
+                f"got activation={activation!r}; use penalty='l1' with relu"
+            )
+
+    def __call__(self, H: Tensor) -> Tensor:
+        rho = self.rho
+        rho_hat = H.mean(axis=0).named("rho_hat")
+        first = (rho / rho_hat).named("rho/rho_hat")
+        second = ((1.0 - rho) / (1.0 - rho_hat).named("1 - rho_hat")).named("(1-rho)/(1-rho_hat)")
+        return (rho * first.log() + (1.0 - rho) * second.log()).named("KL").sum()
+
+
+@dataclass(frozen=True)
+class L1(Penalty):
+    r"""The L1 penalty :math:`\frac1m\sum_{i,j} |H_{ij}|`."""
+
+    def __call__(self, H: Tensor) -> Tensor:
+        return H.abs().sum() / H.shape[0]
+
+
+#: The penalties named by strings (``penalty="kl"``); ``"none"`` means no sparsity term.
+PENALTIES = ("kl", "l1", "none")
+
+
+@dataclass(frozen=True)
+class Sparsity(Term):
+    r"""The sparsity term :math:`\beta \cdot \mathrm{penalty}(H)` (e.g.
+    :math:`\beta\sum_j\mathrm{KL}(\rho\Vert\hat\rho_j)`)."""
+
+    penalty: Penalty
+    beta: float
+    name = "sparsity"
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.penalty, Penalty):
+            raise TypeError(f"penalty must be a tinysae.Penalty, got {type(self.penalty).__name__}")
+        object.__setattr__(self, "beta", check_real("beta", self.beta, minimum=0))
+
+    def __call__(self, nodes: Nodes) -> Tensor:
+        return self.beta * self.penalty(nodes["H"])

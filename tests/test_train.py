@@ -420,7 +420,7 @@ def test_training_stops_with_a_clear_error_when_the_objective_is_not_finite():
     params, X = init_params(3, 2, seed=0), np.full((2, 3), 0.5)
     objective = Objective(weight_decay=1.0)
     message = (r"the objective became inf at Adam step 2 \(the weight_decay term is inf\); "
-               r"check the data and the hyper-parameters \(a smaller learning rate\?\)")
+               r"lower learning_rate \(now 1e\+300\)")
     with pytest.raises(FloatingPointError, match=message):
         train.adam(params, X, objective, learning_rate=1e300, epochs=1, batch_size=1, backend="numpy",
                    verbose=False)

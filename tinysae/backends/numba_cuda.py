@@ -413,6 +413,6 @@ def adam_device(
     if bad.size:  # the CPU trainer stops at the same step (its message also names the term)
         step = int(bad[0])
         loss = per_step[step]
-        raise FloatingPointError(f"the objective became {loss} at Adam step {step + 1}; "
-                                 "check the data and the hyper-parameters (a smaller learning rate?)")
+        raise FloatingPointError(f"the objective became {loss} at Adam step {step + 1} (on the GPU); "
+                                 f"lower learning_rate (now {learning_rate:g})")
     return P.download(), [float(np.mean(row)) for row in per_step.reshape(epochs, steps_per_epoch)]

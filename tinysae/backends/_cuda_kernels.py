@@ -40,6 +40,7 @@ import numpy as np
 from numba import config, cuda
 
 from tinysae.backends._cudasim import make_shared_arrays_thread_safe
+from tinysae.functions import rho_hat_bounds
 
 #: Codes of the nonlinearities ``f`` and ``g`` (kernels take ints, not strings).
 SIGMOID, RELU, IDENTITY = 0, 1, 2
@@ -60,12 +61,11 @@ def kernels(dtype_name: str, tile: int) -> SimpleNamespace:
     ZERO = np.dtype(dtype_name).type(0.0)
     ONE = np.dtype(dtype_name).type(1.0)
     TWO = np.dtype(dtype_name).type(2.0)
-    # rho_hat is clipped to [sqrt(tiny), 1 - epsneg], as numpy_ref.clip_rho_hat does
-    finfo = np.finfo(dtype_name)
-    RHO_LO = np.dtype(dtype_name).type(np.sqrt(finfo.tiny))
-    RHO_HI = ONE - np.dtype(dtype_name).type(finfo.epsneg)
+    # rho_hat is clipped to the interval of tinysae.functions.clip_rho_hat
+    lo, hi = rho_hat_bounds(dtype_name)
+    RHO_LO, RHO_HI = np.dtype(dtype_name).type(lo), np.dtype(dtype_name).type(hi)
 
-    # ---- scalar device functions -------------------------------------------------------------
+    # ---- scalar device functions: the formulas of tinysae.functions.ACTIVATIONS ---------------
 
     @cuda.jit(device=True)
     def sigmoid(z):

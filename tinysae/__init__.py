@@ -21,7 +21,6 @@ from tinysae.backends import available_backends, evaluate, loss_and_grad
 from tinysae.checks import check_gradient
 from tinysae.datasets import load_digits, load_natural_images, make_sparse_sources, sample_patches
 from tinysae.derivation import sparsity_derivation
-from tinysae.estimator import AutoencoderEstimator, NotFittedError, SparseAutoencoder
 from tinysae.models import Batch, ClassicSAE, Model
 from tinysae.objective import Objective, init_params
 from tinysae.params import Params
@@ -29,6 +28,18 @@ from tinysae.terms import KL, L1, Penalty, Sparsity, SquaredError, Term, WeightD
 from tinysae.train import History, TrainResult, adam, lbfgs
 
 __version__ = "0.1.0"
+
+#: Imported on first use: the estimators derive from scikit-learn's base classes when it is
+#: installed, and importing those costs about a second that ``import tinysae`` need not pay.
+_ESTIMATORS = ("AutoencoderEstimator", "NotFittedError", "SparseAutoencoder")
+
+
+def __getattr__(name: str) -> object:
+    if name in _ESTIMATORS:
+        from tinysae import estimator
+
+        return getattr(estimator, name)
+    raise AttributeError(f"module 'tinysae' has no attribute {name!r}")
 
 __all__ = [
     "KL",

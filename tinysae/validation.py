@@ -53,3 +53,30 @@ def check_seed(seed: object) -> np.random.Generator:
     if seed is None or isinstance(seed, np.random.Generator):
         return np.random.default_rng(seed)
     return np.random.default_rng(check_int("seed", seed, minimum=0))
+
+
+#: Seeds drawn for a fit from a Generator (or from fresh entropy) lie in ``[0, SEED_BOUND)``.
+SEED_BOUND = 2**32
+
+
+def check_random_state(value: object, name: str = "random_state") -> int | np.random.Generator | None:
+    """``value`` if it is a random state an estimator accepts: ``None`` (fresh entropy), an int
+    ``>= 0`` (returned as an ``int``) or a ``numpy.random.Generator`` (returned as it is)."""
+    if value is None or isinstance(value, np.random.Generator):
+        return value
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
+        raise TypeError(
+            f"{name} must be None, an int >= 0 or a numpy.random.Generator, "
+            f"got {type(value).__name__} {value!r}"
+        )
+    return check_int(name, value, minimum=0)
+
+
+def seed_from_random_state(value: object, name: str = "random_state") -> int:
+    """The int seed of one run from a random state (see :func:`check_random_state`): an int is
+    its own seed (same int, same run); a Generator gives one draw in ``[0, SEED_BOUND)`` (so
+    each call with it draws afresh); ``None`` one such draw from fresh entropy."""
+    value = check_random_state(value, name)
+    if isinstance(value, int):
+        return value
+    return int(np.random.default_rng(value).integers(SEED_BOUND))

@@ -332,6 +332,7 @@ COMPARE_ALL_OBJECTIVES = """
             assert list(g) == list(ref) == ["W1", "b1", "W2", "b2"]
             worst = max(worst, rel(loss, ref_loss), *(rel(g[name], ref[name]) for name in ref))
     print(json.dumps({"worst": worst, "layer": numba_cpu.threading_layer(),
+                      "config_layer": numba_cpu.numba.config.THREADING_LAYER,
                       "jit_disabled": bool(numba_cpu.numba.config.DISABLE_JIT),
                       "kernel_is_python": not hasattr(numba_cpu.kernels.hidden_forward, "signatures")}))
 """
@@ -344,16 +345,43 @@ def test_kernels_run_as_plain_python_with_jit_disabled():
     assert out["worst"] < 1e-12, out
 
 
-def test_backend_chooses_its_threading_layer_whatever_the_environment():
-    """A user's NUMBA_THREADING_LAYER does not decide: the backend asks for workqueue, and
-    numba.threading_layer() confirms it after the first parallel kernel."""
-    out = json.loads(run_python(COMPARE_ALL_OBJECTIVES, {"NUMBA_THREADING_LAYER": "omp"}))
+@pytest.mark.parametrize("users_layer", ["omp", "tbb", "default"])
+def test_backend_chooses_its_threading_layer_whatever_the_environment(users_layer):
+    """A user's NUMBA_THREADING_LAYER does not decide: the backend asks for workqueue just
+    before its first parallel kernel, numba.threading_layer() confirms it afterwards, and
+    numba.config.THREADING_LAYER holds the user's value again (numba read it once, when it
+    started its threads). "tbb" is not installed here: numba alone would fail to start."""
+    out = json.loads(run_python(COMPARE_ALL_OBJECTIVES, {"NUMBA_THREADING_LAYER": users_layer}))
     assert out["layer"] == numba_cpu.PREFERRED_THREADING_LAYER == "workqueue"
+    assert out["config_layer"] == users_layer
     assert out["worst"] < 1e-10, out
 
 
-def test_warns_when_another_layer_already_runs():
+def other_layer() -> str:
+    """A threading layer numba can start here other than workqueue (omp or tbb), or skip."""
     code = """
+        import numba
+        for layer in ("omp", "tbb"):
+            numba.config.THREADING_LAYER = layer
+            try:
+                numba.get_num_threads()
+            except ValueError:
+                continue
+            print(numba.threading_layer())
+            break
+    """
+    layer = run_python(code, {}).strip()
+    if not layer:
+        pytest.skip("numba has no threading layer but workqueue here")
+    return layer
+
+
+@pytest.mark.parametrize("start", ["kernel", "get_num_threads"])
+def test_warns_when_another_layer_already_runs(start):
+    """numba's threads already started with another layer (by someone's parallel kernel, or by
+    numba.get_num_threads()): the backend changes nothing, reports that layer and warns once."""
+    layer = other_layer()
+    code = f"""
         import warnings
         import numpy as np
         import numba
@@ -363,19 +391,44 @@ def test_warns_when_another_layer_already_runs():
             for i in numba.prange(x.shape[0]):
                 x[i] *= 2
 
-        double(np.ones(4))  # numba starts its threads with the default layer
+        numba.config.THREADING_LAYER = "{layer}"
+        if "{start}" == "kernel":
+            double(np.ones(4))  # numba starts its threads with that layer
+        else:
+            numba.get_num_threads()
         first = numba.threading_layer()
         from tinysae.backends import numba_cpu
         from tinysae.objective import Objective, init_params
 
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
-            numba_cpu.loss_and_grad_blas(init_params(3, 2), np.full((4, 3), 0.5), Objective(), parallel=True)
-        print(first, numba_cpu.threading_layer(), sum(issubclass(w.category, RuntimeWarning) for w in caught))
+            for _ in range(2):
+                numba_cpu.loss_and_grad_blas(init_params(3, 2), np.full((4, 3), 0.5), Objective(),
+                                             parallel=True)
+                numba_cpu.loss_and_grad_thin(init_params(3, 2), np.full((4, 3), 0.5), Objective())
+        messages = [str(w.message) for w in caught if issubclass(w.category, RuntimeWarning)]
+        print(first, numba_cpu.threading_layer(), numba.config.THREADING_LAYER, len(messages),
+              "workqueue" in messages[0] if messages else None)
     """
-    first, layer, n_warnings = run_python(code, {"NUMBA_THREADING_LAYER": "default"}).split()
-    assert layer == first
-    assert int(n_warnings) == (0 if layer == "workqueue" else 1)
+    first, reported, config_layer, n_warnings, names_workqueue = run_python(code, {}).split()
+    assert first == reported == config_layer == layer
+    assert int(n_warnings) == 1 and names_workqueue == "True"
+
+
+def test_serial_routes_start_no_threads():
+    """The loop kernel and the serial BLAS route never start numba's threads, so they leave
+    the layer undecided (a later parallel kernel of anyone's can still choose)."""
+    code = """
+        import numpy as np
+        from tinysae.backends import numba_cpu
+        from tinysae.objective import Objective, init_params
+
+        numba_cpu.loss_and_grad_loops(init_params(3, 2), np.full((4, 3), 0.5), Objective())
+        numba_cpu.loss_and_grad_blas(init_params(3, 2), np.full((4, 3), 0.5), Objective(), parallel=False)
+        numba_cpu.loss_and_grad(init_params(3, 2), np.full((4, 3), 0.5), Objective())  # loops route
+        print(numba_cpu.threading_layer())
+    """
+    assert run_python(code, {}).strip() == "None"
 
 
 def test_importing_tinysae_does_not_import_numba():

@@ -11,9 +11,12 @@
 
 Every function returns a :class:`matplotlib.figure.Figure` (shown inline when it is a
 notebook cell's value) and saves it when given ``path``. The figures are made without pyplot's
-global state, so scripts and tests never accumulate open windows. With no display available,
-matplotlib is switched to the Agg backend; inside a notebook kernel the kernel's own (inline)
-backend is loaded instead, which is what lets a returned Figure display.
+global state, so scripts and tests never accumulate open windows, and each is drawn on its own
+Agg canvas (:class:`matplotlib.backends.backend_agg.FigureCanvasAgg`), which is all that
+``savefig`` needs, display or no display. So this module never chooses matplotlib's backend:
+importing it or drawing with it leaves ``matplotlib.get_backend()`` (and ``MPLBACKEND``) as
+the user set them. Inside a notebook kernel, the first figure loads the kernel's own (inline)
+backend, which registers how a returned Figure is displayed, without switching to another.
 """
 
 from __future__ import annotations
@@ -23,38 +26,40 @@ import math
 import os
 import sys
 from pathlib import Path
+from typing import Any
 
 import matplotlib
 import numpy as np
+from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator
 
 from tinysae.metrics import as_filters
 from tinysae.validation import check_int
 
-
-def _headless() -> bool:
-    """True when no window can be opened: no X/Wayland display on Linux, and not a notebook."""
-    if "ipykernel" in sys.modules:
-        return False
-    if sys.platform.startswith("linux"):
-        return not (os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY"))
-    return False
+_notebook_display_ready = False
 
 
-def _select_backend() -> None:
-    """In a notebook, load pyplot so the kernel's inline backend registers how to display a
-    Figure; with no display at all, use Agg (files only); otherwise leave matplotlib alone."""
-    if "ipykernel" in sys.modules:
-        try:  # importing the kernel's backend (inline) registers how a Figure is displayed
-            importlib.import_module("matplotlib.pyplot").switch_backend(matplotlib.get_backend())
-        except ImportError:  # a backend that cannot load here: figures still save, just not inline
-            pass
-    elif "matplotlib.pyplot" not in sys.modules and _headless():
-        matplotlib.use("Agg")
+def _prepare_notebook_display() -> None:
+    """In a notebook kernel, load the kernel's backend (inline) through pyplot once: importing
+    it registers how IPython displays a Figure. The backend stays the one already selected;
+    outside a kernel nothing is done."""
+    global _notebook_display_ready
+    if _notebook_display_ready or "ipykernel" not in sys.modules:
+        return
+    _notebook_display_ready = True
+    try:
+        importlib.import_module("matplotlib.pyplot").switch_backend(matplotlib.get_backend())
+    except ImportError:  # a backend that cannot load here: figures still save, just not inline
+        pass
 
 
-_select_backend()
+def _figure(**kwargs: Any) -> Figure:
+    """A new Figure drawn on its own Agg canvas (no pyplot, no global backend)."""
+    _prepare_notebook_display()
+    fig = Figure(**kwargs)
+    FigureCanvasAgg(fig)
+    return fig
 
 
 def grid_shape(k: int) -> tuple[int, int]:
@@ -110,7 +115,7 @@ def show_filters(
     height, width = image.shape
     image_in = (width * pixels_per_unit / dpi, height * pixels_per_unit / dpi)  # (w, h) in inches
     title_in = 0.35 if title else 0.0
-    fig = Figure(figsize=(image_in[0], image_in[1] + title_in), dpi=dpi)
+    fig = _figure(figsize=(image_in[0], image_in[1] + title_in), dpi=dpi)
     ax = fig.add_axes((0, 0, 1, image_in[1] / (image_in[1] + title_in)))
     ax.imshow(image, cmap="gray", vmin=-1, vmax=1, interpolation="nearest")
     ax.set_axis_off()
@@ -133,7 +138,7 @@ def plot_training_curves(history: object, *, rho: float | None = None,
                             f"without .{name}")
     if len(history.loss) == 0:
         raise ValueError("history is empty: nothing to plot")
-    fig = Figure(figsize=(10, 4), dpi=100, layout="constrained")
+    fig = _figure(figsize=(10, 4), dpi=100, layout="constrained")
     left, right = fig.subplots(1, 2)
     left.plot(history.iteration, history.loss, label="loss J", color="black", lw=2)
     for name, color in (("reconstruction", "tab:blue"), ("sparsity", "tab:orange"),
@@ -164,7 +169,7 @@ def plot_rho_hat(rho_hat: object, *, rho: float | None = None, bins: int = 20,
     rho_hat = np.asarray(rho_hat, dtype=np.float64)
     if rho_hat.ndim != 1 or rho_hat.size == 0 or not np.all(np.isfinite(rho_hat)):
         raise ValueError(f"rho_hat must be a non-empty finite 1-D array (k,), got shape {rho_hat.shape}")
-    fig = Figure(figsize=(5, 3.5), dpi=100, layout="constrained")
+    fig = _figure(figsize=(5, 3.5), dpi=100, layout="constrained")
     ax = fig.add_subplot()
     ax.hist(rho_hat, bins=bins, color="tab:blue", edgecolor="white")
     if rho is not None:

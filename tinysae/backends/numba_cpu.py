@@ -35,12 +35,17 @@ gradients; float64 (or any mix involving float64, or another float type) compute
 
 Threading. Numba's worker threads and OpenBLAS's threads spin against each other when a
 computation alternates between parallel kernels and BLAS calls (a prototype took 24 ms instead
-of 7.8 ms per evaluation at the UFLDL shape on a 2-core machine). Importing this module therefore selects
-numba's ``workqueue`` threading layer, whose idle workers sleep, provided no parallel numba
-kernel has run yet in this process, and :func:`threading_layer` reports the layer that
+of 7.8 ms per evaluation at the UFLDL shape on a 2-core machine). This backend therefore
+starts numba's threads with the ``workqueue`` threading layer, whose idle workers sleep, just
+before its first parallel kernel runs (:func:`_start_threads`), provided no parallel numba code
+has started numba's threads yet in this process; :func:`threading_layer` reports the layer that
 actually runs (a :class:`RuntimeWarning` says so if another layer was already started).
-``workqueue`` must not be entered from two threads at once, so calls into this backend are
-serialised by a lock. Importing :mod:`tinysae` alone does not import numba or touch this.
+Numba fixes the layer for the whole process when it starts its threads (numba 0.68:
+``numba.np.ufunc.parallel._launch_threads`` reads ``numba.config.THREADING_LAYER`` once, then
+never again), so ``numba.config.THREADING_LAYER`` is set only for that moment and then
+restored to the user's value. Importing this module (or :mod:`tinysae`, which does not import
+numba at all) changes no numba setting. ``workqueue`` must not be entered from two threads at
+once, so calls into this backend are serialised by a lock.
 """
 
 from __future__ import annotations
@@ -52,6 +57,7 @@ from dataclasses import dataclass
 import numba
 import numpy as np
 
+from tinysae.backends import _numba_kernels as kernels
 from tinysae.backends.capabilities import Evaluation, UnsupportedModel, classic_objective, classic_support
 from tinysae.functions import rho_hat_bounds
 from tinysae.models import Batch, Model
@@ -70,20 +76,6 @@ def _threads_started() -> bool:
         return False
     return True
 
-
-def _choose_threading_layer() -> None:
-    """Ask numba for :data:`PREFERRED_THREADING_LAYER` unless its threads already run.
-
-    Done at import and again just before this backend's first parallel kernel, because numba
-    re-reads its configuration from ``NUMBA_*`` environment variables when one changed.
-    """
-    if not _threads_started():
-        numba.config.THREADING_LAYER = PREFERRED_THREADING_LAYER
-
-
-_choose_threading_layer()
-
-from tinysae.backends import _numba_kernels as kernels  # noqa: E402  (after choosing the layer)
 
 #: Problems with ``m * n * k`` up to this go to the serial loop kernel, larger ones to BLAS +
 #: fused passes (measured crossover on a 2-core machine: about 4e3).
@@ -112,28 +104,52 @@ _layer_checked = False
 
 
 def threading_layer() -> str | None:
-    """The numba threading layer running in this process, or None before any parallel kernel
-    has run (or with ``NUMBA_DISABLE_JIT=1``, where nothing runs in parallel)."""
+    """The numba threading layer running in this process, or None before numba's threads
+    started (this backend starts them just before its first parallel kernel) or with
+    ``NUMBA_DISABLE_JIT=1``, where nothing runs in parallel."""
     if numba.config.DISABLE_JIT or not _threads_started():
         return None
     return numba.threading_layer()
 
 
-def _check_threading_layer() -> None:
-    """After the first parallel kernel: warn once if the layer is not the preferred one."""
+def _start_threads() -> int:
+    """Start numba's threads with :data:`PREFERRED_THREADING_LAYER` (once per process) and
+    return how many it runs; called by each parallel route before it asks for anything that
+    starts them (``numba.get_num_threads()`` does, and so does a parallel kernel).
+
+    The layer is asked for only for the moment numba starts its threads: the user's
+    ``numba.config.THREADING_LAYER`` is restored right after, once the layer is fixed for the
+    process. If numba's threads already run (another library's parallel kernel ran first),
+    nothing is changed and a :class:`RuntimeWarning` says which layer runs instead.
+    """
     global _layer_checked
-    if _layer_checked:
-        return
-    _layer_checked = True
+    if not _layer_checked:
+        with _LOCK:
+            if not _layer_checked:
+                if not _threads_started():
+                    users_layer = numba.config.THREADING_LAYER
+                    numba.config.THREADING_LAYER = PREFERRED_THREADING_LAYER
+                    try:
+                        numba.get_num_threads()  # starts the threads: the layer is now fixed
+                    finally:
+                        numba.config.THREADING_LAYER = users_layer
+                _layer_checked = True
+                _warn_if_not_preferred()
+    return numba.get_num_threads()
+
+
+def _warn_if_not_preferred() -> None:
+    """Warn if numba's threads run another layer than the preferred one."""
     layer = threading_layer()
     if layer is not None and layer != PREFERRED_THREADING_LAYER:
         warnings.warn(
-            f"numba's threading layer is {layer!r}, not {PREFERRED_THREADING_LAYER!r}: a parallel "
-            "numba kernel ran before tinysae.backends.numba_cpu was imported. Numba and BLAS "
-            "threads may then contend (up to 3x slower); import tinysae's numba backend first "
-            f"or set NUMBA_THREADING_LAYER={PREFERRED_THREADING_LAYER}.",
+            f"numba's threading layer is {layer!r}, not {PREFERRED_THREADING_LAYER!r}: numba's "
+            "threads were started (by a parallel numba kernel, or numba.get_num_threads()) before "
+            "tinysae's numba backend first ran in parallel. Numba and BLAS threads may then "
+            "contend (up to 3x slower); run tinysae's numba backend first or set "
+            f"NUMBA_THREADING_LAYER={PREFERRED_THREADING_LAYER}.",
             RuntimeWarning,
-            stacklevel=3,
+            stacklevel=5,
         )
 
 
@@ -267,7 +283,7 @@ def _blas(params: Params, X: np.ndarray, objective: Objective, parallel: bool | 
     if parallel is None:
         parallel = m * (n + k) >= PARALLEL_ELEMENTS
     if parallel:
-        chunks = max(1, min(m, numba.get_num_threads()))
+        chunks = max(1, min(m, _start_threads()))
         hidden_forward, output_delta, hidden_delta = (
             kernels.hidden_forward,
             kernels.output_delta,
@@ -282,13 +298,9 @@ def _blas(params: Params, X: np.ndarray, objective: Objective, parallel: bool | 
         )
     with _LOCK:
         b = _get_buffers(m, n, k, p.dtype, chunks)
-        if parallel and not _layer_checked:
-            _choose_threading_layer()
         # forward
         H = np.matmul(p.X, p.W1.T, out=b.H)  # X W1^T
         hidden_forward(H, p.b1, p.f, b.row_starts, b.col_sum_part)  # H = f(Z2)
-        if parallel:
-            _check_threading_layer()
         col_sum = b.col_sum_part.sum(axis=0)  # m * rho_hat
         rho_hat = col_sum / m
         sparsity = kernels.sparsity_terms(
@@ -342,7 +354,7 @@ def loss_and_grad_thin(
 def _thin(params: Params, X: np.ndarray, objective: Objective, block_rows: int | None) -> _Result:
     p = _Setup(params, X, objective)
     m, n, k, dtype = p.m, p.n, p.k, p.dtype
-    chunks = max(1, min(m, numba.get_num_threads()))
+    chunks = max(1, min(m, _start_threads()))
     if block_rows is None:
         block_rows = thin_block_rows(n, k)
     if block_rows < 1:
@@ -352,13 +364,10 @@ def _thin(params: Params, X: np.ndarray, objective: Objective, block_rows: int |
         # The BLAS route's buffers, same roles: H; D2 holding G = D3 W2 and then D2; D3 here
         # only as scratch space for one block of rows per thread.
         b = _get_buffers(m, n, k, dtype, chunks)
-        if not _layer_checked:
-            _choose_threading_layer()
         kernels.thin_forward(
             p.X, p.W1, p.b1, p.W2, p.b2, p.f, p.g, dtype.type(1) / m, b.row_starts, block_rows,
             b.H, b.D3, b.D2, b.col_sum_part, b.sq_err_part, b.db2_part, dW2_part,
         )  # fmt: skip
-        _check_threading_layer()
         col_sum = b.col_sum_part.sum(axis=0)  # m * rho_hat
         sparsity = kernels.sparsity_terms(col_sum, dtype.type(m), p.rho, p.beta, p.penalty, p.lo, p.hi, b.ds)
         kernels.thin_backward(

@@ -202,6 +202,15 @@ def _build_parser() -> argparse.ArgumentParser:
 
 
 # ----------------------------------------------------------------------------- files
+def _unopenable(exc: OSError, label: str, kind: str) -> UsageError:
+    """The one-line error for a file that cannot be opened: missing, a directory, or not allowed."""
+    if isinstance(exc, FileNotFoundError):
+        return UsageError(f"{label}: no such file")
+    if isinstance(exc, IsADirectoryError):
+        return UsageError(f"{label}: is a directory, not {kind}")
+    return UsageError(f"{label}: permission denied")
+
+
 def _load_array(path_text: str, label: str) -> np.ndarray:
     """The real array in the .npy file ``path_text``; ``label`` names it in the messages."""
     path = Path(path_text)
@@ -214,12 +223,8 @@ def _load_array(path_text: str, label: str) -> np.ndarray:
         X = np.load(path, allow_pickle=False)
     except UsageError:
         raise
-    except FileNotFoundError:
-        raise UsageError(f"{label}: no such file") from None
-    except IsADirectoryError:
-        raise UsageError(f"{label}: is a directory, not a .npy file") from None
-    except PermissionError:
-        raise UsageError(f"{label}: permission denied") from None
+    except (FileNotFoundError, IsADirectoryError, PermissionError) as exc:
+        raise _unopenable(exc, label, "a .npy file") from None
     except MemoryError:
         raise  # a file too large for this machine (or a header that claims so): main says so
     except Exception as exc:  # damaged bytes raise many types: ValueError, EOFError, TokenError, ...
@@ -437,12 +442,8 @@ def _load_model(path_text: str):  # -> SparseAutoencoder
             what = "it is empty" if not magic else "it is not an .npz (zip) archive"
             raise UsageError(f"{label}: not a tinysae model file ({what}); {hint}")
         return SparseAutoencoder.load(path_text)
-    except FileNotFoundError:
-        raise UsageError(f"{label}: no such file") from None
-    except IsADirectoryError:
-        raise UsageError(f"{label}: is a directory, not a model file") from None
-    except PermissionError:
-        raise UsageError(f"{label}: permission denied") from None
+    except (FileNotFoundError, IsADirectoryError, PermissionError) as exc:
+        raise _unopenable(exc, label, "a model file") from None
     except ValueError as exc:  # not a model file, damaged, or another format version: load says which
         raise UsageError(f"{exc}; {hint}") from exc
 

@@ -208,8 +208,8 @@ def _setup(params: object, X: object, model: Model | Objective, targets: object,
 
 
 #: What a FloatingPointError from L-BFGS advises: it has no step size, so the data or the model is at fault.
-LBFGS_ADVICE = ("the data or the parameters saturate the objective: rescale X (or use output='identity'), "
-                "start from smaller weights, or lower beta / weight_decay")
+LBFGS_ADVICE = ("the data or the parameters saturate the objective: rescale X, start from smaller "
+                "weights, or lower beta / weight_decay")
 
 
 def _adam_advice(learning_rate: float) -> str:

@@ -40,16 +40,6 @@ class Batch:
     targets: np.ndarray | None = None
     seed: int | None = None
 
-    @property
-    def target(self) -> np.ndarray:
-        """The array the reconstruction is compared with."""
-        return self.inputs if self.targets is None else self.targets
-
-    @property
-    def size(self) -> int:
-        """``m``, the number of samples."""
-        return self.inputs.shape[0]
-
     def rng(self) -> np.random.Generator:
         """A fresh generator from ``seed``: the same draws on every evaluation of this batch."""
         return np.random.default_rng(self.seed)
@@ -132,11 +122,8 @@ class Model:
 
     def unflatten(self, theta: np.ndarray) -> Params:
         """One vector ``theta`` cut into this model's parameters (inverse of ``Params.flatten``)."""
-        return self.init_params_like().unflatten(theta)
-
-    def init_params_like(self) -> Params:
-        """Zero arrays with this model's names and shapes (the layout of :meth:`unflatten`)."""
-        return Params({spec.name: np.zeros(spec.shape) for spec in self.param_specs()})
+        layout = Params({spec.name: np.zeros(spec.shape) for spec in self.param_specs()})
+        return layout.unflatten(theta)
 
     def graph(self, params: Params, batch: Batch) -> Graph:
         """The objective's graph: leaves for the parameters and the data, the forward pass, each

@@ -274,7 +274,7 @@ def test_keyboard_interrupt_during_adam_keeps_the_best_params(monkeypatch):
     steps = []
 
     def interrupting(model, p, batch):
-        if batch.size < X.shape[0]:  # a minibatch step, not a full-data evaluation
+        if batch.inputs.shape[0] < X.shape[0]:  # a minibatch step, not a full-data evaluation
             steps.append(1)
             if len(steps) == 11:  # in the middle of epoch 3 (4 steps per epoch)
                 raise KeyboardInterrupt

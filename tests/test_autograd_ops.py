@@ -15,6 +15,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra.numpy import array_shapes, mutually_broadcastable_shapes
+from scipy.special import logsumexp
 
 from tinysae.autograd import OPS, Tensor, gradcheck, mask, where
 from tinysae.autograd.ops import stable_sigmoid
@@ -74,6 +75,10 @@ CASES = [
     Case("mean axes=(0, 1) keepdims", lambda x, keep: x.mean(axis=(0, 1), keepdims=True),
          lambda x, keep: x.mean(axis=(0, 1), keepdims=True), ("any",), min_dims=2),
     Case("matmul", lambda a, b, keep: a @ b, lambda a, b, keep: a @ b, ("any", "any"), shapes="matmul"),
+    Case("log_softmax axis=-1", lambda x, keep: x.log_softmax(), lambda x, keep: x - logsumexp(x, axis=-1,
+         keepdims=True), ("wide",), min_dims=1),
+    Case("log_softmax axis=0", lambda x, keep: x.log_softmax(axis=0), lambda x, keep: x - logsumexp(x, axis=0,
+         keepdims=True), ("wide",), min_dims=1),
 ]
 
 

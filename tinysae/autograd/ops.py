@@ -18,7 +18,8 @@ and the gradient is ``g * formula``; for the others (matmul, transpose, sum, mea
 formula is the vector-Jacobian product itself and mentions ``<g>``.
 
 The primitive set is small on purpose; the KL divergence, the losses and TopK are composed from
-these in the layers above.
+these in the layers above. ``log_softmax`` is the one exception: composed from ``exp``, ``sum``
+and ``log`` it overflows for large inputs, so it is a primitive with the max-shift inside.
 """
 
 from __future__ import annotations
@@ -181,3 +182,24 @@ def _mean_vjp(g: np.ndarray, out: np.ndarray, x: Arrays, k: dict[str, Any]) -> A
 defop("mean", lambda x, axis, keepdims: np.mean(x, axis=axis, keepdims=keepdims), _mean_vjp,
       ("<g> / N copied along <axis> (N = <N>)",), (r"\frac{1}{<N>}\,<g>\ \text{copied along <axis>}",),
       elementwise=False, expr="mean_<axis> <x>")
+
+
+def log_softmax_forward(x: np.ndarray, axis: int) -> np.ndarray:
+    r""":math:`\log\operatorname{softmax}(x)_c = x_c - \log\sum_{c'} e^{x_{c'}}` along ``axis``,
+    computed as :math:`(x_c - M) - \log\sum_{c'} e^{x_{c'} - M}` with :math:`M = \max_{c'} x_{c'}`
+    (the max-shifted log-sum-exp): ``exp`` then only sees values :math:`\le 0`, so nothing
+    overflows, and the largest term of the sum is exactly 1, so the logarithm never sees 0."""
+    shifted = x - np.max(x, axis=axis, keepdims=True)
+    return shifted - np.log(np.sum(np.exp(shifted), axis=axis, keepdims=True))
+
+
+def _log_softmax_vjp(g: np.ndarray, out: np.ndarray, x: Arrays, k: dict[str, Any]) -> Arrays:
+    """``g - softmax(x) * sum_axis g``: the Jacobian is ``I - 1 softmax(x)^T`` along ``axis``, and
+    ``softmax(x) = exp(out)``."""
+    return (g - np.exp(out) * np.sum(g, axis=k["axis"], keepdims=True),)
+
+
+defop("log_softmax", log_softmax_forward, _log_softmax_vjp,
+      ("<g> - softmax(<x>) * (<g> summed along <axis>)",),
+      (r"<g> - \operatorname{softmax}(<x>) \odot \textstyle\sum_{\text{<axis>}} <g>",),
+      elementwise=False, expr="log_softmax_<axis>(<x>)")

@@ -185,6 +185,13 @@ class Tensor:
     def square(self) -> Tensor:
         return apply("square", self)
 
+    def log_softmax(self, axis: int = -1) -> Tensor:
+        """``log(softmax(self))`` along ``axis`` (the last by default), max-shifted so that it
+        never overflows."""
+        if isinstance(axis, bool) or not isinstance(axis, (int, np.integer)):
+            raise TypeError(f"log_softmax(axis) takes one integer axis, got {axis!r}")
+        return apply("log_softmax", self, axis=_normalize_axis(int(axis), self.ndim))
+
     # ---- differentiation -------------------------------------------------------------------
     def backward(self, grad: object = None) -> None:
         """Accumulate ``d self / d node`` into ``node.grad`` for every node of the graph.
@@ -360,6 +367,11 @@ def absolute(x: object) -> Tensor:
 def square(x: object) -> Tensor:
     """``x * x``, elementwise."""
     return _tensor(x).square()
+
+
+def log_softmax(x: object, axis: int = -1) -> Tensor:
+    r""":math:`x_c - \log\sum_{c'} e^{x_{c'}}` along ``axis``, computed without overflow."""
+    return _tensor(x).log_softmax(axis)
 
 
 def where(condition: object, a: object, b: object) -> Tensor:

@@ -11,6 +11,7 @@ of the given parameters) on data ``X (m, n)``, starting from given
   and the mean of ``rho_hat``;
 * print a one-line progress display when ``verbose=True``;
 * stop cleanly on ``KeyboardInterrupt`` (Ctrl-C), returning the best parameters seen so far;
+* hold the BLAS thread pools to one thread while they run (:mod:`tinysae.threads`);
 * return a :class:`TrainResult` (params, history, n_iter, stop_reason, elapsed, backend).
 
 L-BFGS (``scipy.optimize.minimize(method="L-BFGS-B", jac=True)``) works on one flat vector
@@ -38,6 +39,7 @@ Adam follows this exact contract (the CUDA device-resident path reproduces it)::
 
 from __future__ import annotations
 
+import functools
 import sys
 import time
 from collections.abc import Callable
@@ -54,6 +56,7 @@ from tinysae.backends.capabilities import Evaluation
 from tinysae.models import Batch, Model
 from tinysae.objective import Objective
 from tinysae.params import Params
+from tinysae.threads import fit_threads
 from tinysae.validation import check_adam_settings, check_int
 
 SOLVERS = ("lbfgs", "adam")
@@ -271,6 +274,18 @@ def _check_params(params: Params, where: str, advice: str) -> None:
             raise FloatingPointError(f"the parameter {name} became NaN or inf {where}; {advice}")
 
 
+def _in_fit_threads(solver: Callable[..., TrainResult]) -> Callable[..., TrainResult]:
+    """Run ``solver`` inside :func:`tinysae.threads.fit_threads` (BLAS held to one thread)."""
+
+    @functools.wraps(solver)
+    def run(*args: object, **kwargs: object) -> TrainResult:
+        with fit_threads():
+            return solver(*args, **kwargs)
+
+    return run
+
+
+@_in_fit_threads
 def lbfgs(
     params: Params,
     X: np.ndarray,
@@ -362,6 +377,7 @@ def step_seed(seed: int, step: int) -> int:
     return int(np.random.SeedSequence([seed, step]).generate_state(1)[0])
 
 
+@_in_fit_threads
 def adam(
     params: Params,
     X: np.ndarray,

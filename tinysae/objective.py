@@ -24,7 +24,7 @@ from tinysae.params import Params
 from tinysae.terms import KL, L1, PENALTIES, Penalty, Sparsity, SquaredError, Term, WeightDecay
 from tinysae.validation import check_real
 
-ACTIVATIONS = ("sigmoid", "relu")
+ACTIVATIONS = ("sigmoid", "relu", "identity")
 OUTPUTS = ("sigmoid", "identity")
 
 
@@ -50,7 +50,8 @@ class Objective:
         ``"l1"``: :math:`\frac{\beta}{m}\sum_{i,j} |H_{ij}|`; ``"none"``: no sparsity term; or a
         :class:`tinysae.Penalty` of your own, weighted by ``beta`` (the engine computes it).
     activation:
-        Hidden nonlinearity ``f``: ``"sigmoid"`` (the seed's) or ``"relu"``.
+        Hidden nonlinearity ``f``: ``"sigmoid"`` (the seed's), ``"relu"`` or ``"identity"`` (a
+        linear code, as in a deep autoencoder's bottleneck).
     output:
         Output nonlinearity ``g``: ``"sigmoid"`` (data must lie in [0, 1]) or ``"identity"``.
 

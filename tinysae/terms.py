@@ -157,3 +157,49 @@ class Sparsity(Term):
 
     def __call__(self, nodes: Nodes) -> Tensor:
         return self.beta * self.penalty(nodes["H"])
+
+
+@dataclass(frozen=True)
+class Contraction(Term):
+    r"""The contractive penalty of Rifai et al. (2011), :math:`\frac{\lambda_c}{m}\sum_i
+    \lVert J_f(x_i)\rVert_F^2`, the mean squared Frobenius norm of the encoder's Jacobian
+    :math:`J_f(x) = \partial H / \partial x`.
+
+    For a sigmoid encoder :math:`H = \sigma(X W_1^\top + b_1)`, row :math:`j` of the Jacobian is
+    :math:`H_j (1 - H_j) W_1[j, :]`, so
+
+    .. math:: \lVert J_f(x_i)\rVert_F^2 = \sum_j \big(H_{ij}(1 - H_{ij})\big)^2 \sum_l W_1[j, l]^2 .
+
+    Written on the engine from ``H (m, k)`` and ``W1 (k, n)``: :func:`~tinysae.explain` shows
+    the gradient reaching ``W1`` twice, through ``H`` (and ``Z2``) and directly through the row
+    norms ``||W1_j||^2``. The closed form holds for the sigmoid only (the model checks it).
+    """
+
+    weight: float
+    name = "contraction"
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "weight", check_real("contraction", self.weight, minimum=0))
+
+    def __call__(self, nodes: Nodes) -> Tensor:
+        H, W1 = nodes["H"], nodes["W1"]
+        slope = (H * (1.0 - H)).named("H(1-H)")  # dH/dZ2 of the sigmoid, (m, k)
+        row_norms = W1.square().sum(axis=1).named("||W1_j||^2")  # (k,)
+        jacobian_norms = (slope.square() * row_norms).named("||J_f||^2 terms")  # (m, k)
+        return self.weight * jacobian_norms.sum() / H.shape[0]
+
+
+@dataclass(frozen=True)
+class CrossEntropy(Term):
+    r"""The softmax classifier's loss :math:`-\frac1m\sum_i \log P_{i, y_i}
+    = -\frac1m\sum_{i,c} T_{ic}\,\log P_{ic}`.
+
+    ``log_P (m, C)`` is the model's ``log_softmax`` of its class scores; the targets ``T (m, C)``
+    hold the labels one-hot (row ``i`` is 1 at column ``y_i``).
+    """
+
+    name = "cross_entropy"
+
+    def __call__(self, nodes: Nodes) -> Tensor:
+        log_P, T = nodes["log_P"], nodes["T"]
+        return -(T * log_P).named("T * log_P").sum() / log_P.shape[0]

@@ -155,9 +155,7 @@ def check_batch(model: Model, batch: object) -> Batch:
     T = None
     if batch.targets is not None:
         T = check_data(batch.targets)
-        if T.shape != X.shape:
-            raise ValueError(f"the targets have shape {T.shape}, the inputs {X.shape}; they must match")
-        model.check_inputs(T)
+        model.check_targets(T, X)
     return Batch(X, T, batch.seed)
 
 

@@ -1,12 +1,24 @@
 """The model layer: every autoencoder is named parameters, a forward pass on the engine, and terms.
 
 :class:`Model` is the base class (:mod:`tinysae.models.base`), :class:`Batch` what one
-evaluation sees, :class:`Graph` the objective's graph on a batch; :class:`ClassicSAE` is the
-classic sparse autoencoder (:mod:`tinysae.models.classic`). ``docs/design.md`` says how to add
-a model.
+evaluation sees, :class:`Graph` the objective's graph on a batch. The models:
+
+* :class:`ClassicSAE`, the classic sparse autoencoder (:mod:`tinysae.models.classic`);
+* :class:`DenoisingSAE`, fed a corrupted input (:mod:`tinysae.models.denoising`);
+* :class:`ContractiveSAE`, with the Jacobian penalty (:mod:`tinysae.models.contractive`);
+* :class:`DeepSAE`, stacked layers unrolled into an encoder and a decoder, fine-tuned on
+  reconstruction or, with a softmax layer, on classification (:mod:`tinysae.models.deep`);
+* :class:`SoftmaxRegression`, the classifier on a stack's code (:mod:`tinysae.models.softmax`).
+
+``docs/design.md`` says how to add a model.
 """
 
 from tinysae.models.base import Batch, Graph, Model
 from tinysae.models.classic import ClassicSAE
+from tinysae.models.contractive import ContractiveSAE
+from tinysae.models.deep import DeepSAE
+from tinysae.models.denoising import DenoisingSAE
+from tinysae.models.softmax import SoftmaxRegression
 
-__all__ = ["Batch", "ClassicSAE", "Graph", "Model"]
+__all__ = ["Batch", "ClassicSAE", "ContractiveSAE", "DeepSAE", "DenoisingSAE", "Graph", "Model",
+           "SoftmaxRegression"]

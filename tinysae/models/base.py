@@ -41,8 +41,9 @@ class Batch:
     seed: int | None = None
 
     def rng(self) -> np.random.Generator:
-        """A fresh generator from ``seed``: the same draws on every evaluation of this batch."""
-        return np.random.default_rng(self.seed)
+        """A fresh generator from ``seed``: the same draws on every evaluation of this batch
+        (seed 0 when ``seed`` is None: fresh entropy would make the loss random)."""
+        return np.random.default_rng(0 if self.seed is None else self.seed)
 
 
 @dataclass
@@ -71,8 +72,13 @@ class Graph:
         return {name: float(self.nodes[name].data) for name in self.term_names}
 
     def grads(self) -> Params:
-        """``dJ/dparam`` for every parameter, after ``J.backward()``."""
-        return Params({name: self.nodes[name].grad for name in self.param_names})
+        """``dJ/dparam`` for every parameter, after ``J.backward()``; zero for a parameter the
+        objective does not reach (a stacked classifier's decoder)."""
+        grads = {}
+        for name in self.param_names:
+            node = self.nodes[name]
+            grads[name] = np.zeros_like(node.data) if node.grad is None else node.grad
+        return Params(grads)
 
 
 class Model:
@@ -91,6 +97,13 @@ class Model:
 
     def check_inputs(self, X: np.ndarray) -> None:
         """Raise ValueError when data ``X`` cannot be modelled (e.g. out of the output's range)."""
+
+    def check_targets(self, T: np.ndarray, X: np.ndarray) -> None:
+        """Raise ValueError when targets ``T`` cannot go with inputs ``X``. An autoencoder's
+        targets are what it reconstructs: the shape of ``X``, and valid inputs themselves."""
+        if T.shape != X.shape:
+            raise ValueError(f"the targets have shape {T.shape}, the inputs {X.shape}; they must match")
+        self.check_inputs(T)
 
     # ---- derived from the three above ------------------------------------------------------------
     def term_names(self) -> tuple[str, ...]:

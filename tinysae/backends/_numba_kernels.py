@@ -25,6 +25,9 @@ Three ways to use them (:mod:`tinysae.backends.numba_cpu` chooses by shape):
   (``*_rows``) and small BLAS products (``np.dot``) block by block of rows on each thread, so
   each block goes through every step while it is in cache.
 
+The contractive model's extra term (:func:`contraction_pass`, :func:`contraction_pass_serial`)
+is one more fused pass of the BLAS kind, run after any of the three.
+
 Every kernel uses ``error_model="numpy"``: a float division does not first test its divisor
 for zero to raise ``ZeroDivisionError`` (none of these can divide by zero: ``1 + e^{-|z|} >= 1``,
 ``rho_hat`` is clipped into (0, 1), ``m >= 1``). The test is a branch in the innermost loop, and
@@ -351,6 +354,57 @@ def hidden_delta_serial(D2, H, f, penalty, ds, l1_scale, row_starts, db1_part):
     for c in range(row_starts.shape[0] - 1):
         db1_part[c] = 0
         hidden_delta_rows(D2, H, f, penalty, ds, l1_scale, row_starts[c], row_starts[c + 1], db1_part[c])
+
+
+# ---------------------------------------------------------------------------------------------
+# the contractive term: one more fused pass, between the products X W1^T and C2^T X
+# ---------------------------------------------------------------------------------------------
+
+
+@njit(inline="always", error_model="numpy")
+def contraction_rows(Z2, b1, cr, start, stop, d_sq, db1):
+    r"""Rows ``start:stop``: in place ``Z2 <- C2 = D^2 (1 - 2H) * cr`` with ``H = sigmoid(Z2 + b1)``
+    and ``D = H (1 - H)``; adds :math:`\sum_i D_{ij}^2` to ``d_sq[j]`` and :math:`\sum_i C2_{ij}`
+    to ``db1[j]``."""
+    one = Z2.dtype.type(1)
+    two = one + one
+    k = Z2.shape[1]
+    for i in range(start, stop):
+        for j in range(k):
+            h = sigmoid(Z2[i, j] + b1[j], one)
+            d = h * (one - h)
+            d2 = d * d
+            c2 = d2 * (one - two * h) * cr[j]
+            Z2[i, j] = c2
+            d_sq[j] += d2
+            db1[j] += c2
+
+
+@njit(parallel=True, cache=True, error_model="numpy")
+def contraction_pass(Z2, b1, cr, row_starts, d_sq_part, db1_part):
+    r"""In place ``Z2 <- C2``, the contraction's gradient at ``Z2`` (:mod:`tinysae.backends.numpy_ref`)::
+
+        H = sigmoid(Z2 + b1),  D = H (1 - H),  C2 = 2 lambda_c / m * D^2 (1 - 2H) r   (m, k)
+
+    On entry ``Z2 (m, k)`` holds :math:`X W_1^T` (a BLAS product); on exit it holds ``C2``.
+    ``cr (k,)`` is ``2 lambda_c / m * r``, ``r_j = ||W1_j||^2``. Chunk ``c`` of rows writes
+    ``d_sq_part[c, j]`` :math:`= \sum_{i \in c} D_{ij}^2` (the term is
+    :math:`\frac{\lambda_c}{m}\sum_j r_j \sum_i D_{ij}^2` and the direct path of ``dW1``
+    needs the same sums) and ``db1_part[c, j]`` :math:`= \sum_{i \in c} C2_{ij}`.
+    """
+    for c in prange(row_starts.shape[0] - 1):
+        d_sq_part[c] = 0
+        db1_part[c] = 0
+        contraction_rows(Z2, b1, cr, row_starts[c], row_starts[c + 1], d_sq_part[c], db1_part[c])
+
+
+@njit(cache=True, error_model="numpy")
+def contraction_pass_serial(Z2, b1, cr, row_starts, d_sq_part, db1_part):
+    """:func:`contraction_pass` on the calling thread."""
+    for c in range(row_starts.shape[0] - 1):
+        d_sq_part[c] = 0
+        db1_part[c] = 0
+        contraction_rows(Z2, b1, cr, row_starts[c], row_starts[c + 1], d_sq_part[c], db1_part[c])
 
 
 # ---------------------------------------------------------------------------------------------

@@ -3,8 +3,9 @@
 Every backend module defines ``supports(model) -> str | None`` (None: it implements ``model``;
 otherwise a sentence saying why not) and ``evaluate(model, params, batch) -> Evaluation``. The
 engine (``autograd``) supports every model. The numpy reference and the Numba and CUDA kernels
-implement one model, the classic sparse autoencoder, with the penalties named by strings;
-:func:`classic_support` says so for all three.
+implement the classic sparse autoencoder with the penalties named by strings, and some of its
+variants (the numpy reference the contractive and the denoising ones, Numba the contractive
+one); :func:`classic_support` says so for all three.
 """
 
 from __future__ import annotations
@@ -15,6 +16,8 @@ import numpy as np
 
 from tinysae.models import Model
 from tinysae.models.classic import ClassicSAE
+from tinysae.models.contractive import ContractiveSAE
+from tinysae.models.denoising import DenoisingSAE
 from tinysae.objective import Objective
 from tinysae.params import Params
 
@@ -38,12 +41,27 @@ class UnsupportedModel(ValueError):
     backends that do."""
 
 
-def classic_support(model: Model, backend: str) -> str | None:
-    """None when ``model`` is the classic sparse autoencoder with the ``"kl"``, ``"l1"`` or
-    ``"none"`` penalty (what the hand-written backends implement), else why ``backend`` can't."""
-    if type(model) is not ClassicSAE:
-        return (f'backend="{backend}" implements only the classic sparse autoencoder '
-                f"(tinysae.models.ClassicSAE), not {type(model).__name__}")
+#: How an :class:`UnsupportedModel` message names each model a hand-written backend may implement.
+MODEL_NAMES: dict[type[Model], str] = {
+    ClassicSAE: "the classic sparse autoencoder (tinysae.models.ClassicSAE)",
+    ContractiveSAE: "the contractive one (tinysae.models.ContractiveSAE)",
+    DenoisingSAE: "the denoising one (tinysae.models.DenoisingSAE)",
+}
+
+
+def _listing(phrases: list[str]) -> str:
+    """``"a"``, ``"a and b"``, ``"a, b and c"``."""
+    return phrases[0] if len(phrases) == 1 else f"{', '.join(phrases[:-1])} and {phrases[-1]}"
+
+
+def classic_support(model: Model, backend: str,
+                    models: tuple[type[ClassicSAE], ...] = (ClassicSAE,)) -> str | None:
+    """None when ``model`` is, by exact type, one of ``models`` (the classic and those of its
+    variants that ``backend`` implements) with the ``"kl"``, ``"l1"`` or ``"none"`` penalty,
+    else why ``backend`` can't."""
+    if type(model) not in models:
+        implemented = _listing([MODEL_NAMES[cls] for cls in models])
+        return f'backend="{backend}" implements only {implemented}, not {type(model).__name__}'
     penalty = model.objective.penalty
     if not isinstance(penalty, str):
         return (f'backend="{backend}" implements the penalties "kl", "l1" and "none", not the '

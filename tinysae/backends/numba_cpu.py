@@ -30,6 +30,13 @@ computed by one of three routes, chosen by the shape (:func:`choose_route`):
   (MNIST's 784-196) keep OpenBLAS's own threads busy on large products, which the thin route's
   small per-block products cannot match (measured: 2x slower at ``n k = 16384``).
 
+The contractive model (:class:`tinysae.models.ContractiveSAE`) is the classic by any of these
+routes, plus its contraction term by :func:`contraction`: ``X W1^T`` by BLAS, one fused pass
+(:func:`~tinysae.backends._numba_kernels.contraction_pass`, over chunks of rows on numba's
+threads by the same ``PARALLEL_ELEMENTS`` rule) that forms ``C2 = dC/dZ2`` in place and sums
+``D^2`` and ``C2`` by column, then ``C2^T X`` by BLAS (the equations are
+:mod:`tinysae.backends.numpy_ref`'s).
+
 Arithmetic is in the inputs' dtype: float32 ``X`` and parameters give float32 math and float32
 gradients; float64 (or any mix involving float64, or another float type) computes in float64.
 
@@ -60,7 +67,7 @@ import numpy as np
 from tinysae.backends import _numba_kernels as kernels
 from tinysae.backends.capabilities import Evaluation, UnsupportedModel, classic_objective, classic_support
 from tinysae.functions import rho_hat_bounds
-from tinysae.models import Batch, Model
+from tinysae.models import Batch, ClassicSAE, ContractiveSAE, Model
 from tinysae.objective import Objective
 from tinysae.params import Params
 
@@ -194,7 +201,7 @@ class _Result:
 
     @property
     def loss(self) -> float:
-        return self.terms["reconstruction"] + self.terms["weight_decay"] + self.terms["sparsity"]
+        return sum(self.terms.values())
 
 
 def loss_and_grad_loops(params: Params, X: np.ndarray, objective: Objective) -> tuple[float, Params]:
@@ -407,14 +414,55 @@ def loss_and_grad(params: Params, X: np.ndarray, objective: Objective) -> tuple[
     return result.loss, result.grads
 
 
+def contraction(params: Params, X: np.ndarray, weight: float,
+                parallel: bool | None = None) -> tuple[float, np.ndarray, np.ndarray]:
+    r"""The contractive term :math:`C = \frac{\lambda_c}{m}\sum_{ij} D_{ij}^2 r_j` of weight
+    :math:`\lambda_c` and its additions ``(C, dW1 (k, n), db1 (k,))`` to the gradient, with
+    :mod:`tinysae.backends.numpy_ref`'s names (``D = H (1 - H)``, ``r_j = ||W1_j||^2``)::
+
+        Z2 = X W1^T                                        BLAS
+        Z2 <- C2 = 2 lambda_c / m * D^2 (1 - 2H) r         contraction_pass, with sum_i D^2, sum_i C2
+        dW1 = C2^T X + 2 lambda_c / m * (sum_i D^2)[:, None] * W1,   db1 = sum_i C2
+
+    in :func:`compute_dtype`. The pass runs over chunks of rows on numba's threads
+    (``parallel=True``) or on the calling thread (``False``); by default in parallel when
+    ``m (n + k) >= PARALLEL_ELEMENTS``, as the BLAS route's passes.
+    """
+    dtype = compute_dtype(params, X)
+    X = np.ascontiguousarray(X, dtype=dtype)
+    W1, b1 = (np.ascontiguousarray(params[name], dtype=dtype) for name in ("W1", "b1"))
+    (m, n), k = X.shape, W1.shape[0]
+    if parallel is None:
+        parallel = m * (n + k) >= PARALLEL_ELEMENTS
+    chunks = max(1, min(m, _start_threads())) if parallel else 1
+    contraction_pass = kernels.contraction_pass if parallel else kernels.contraction_pass_serial
+    scale = dtype.type(weight) / dtype.type(m)  # lambda_c / m
+    r = np.einsum("jl,jl->j", W1, W1)  # ||W1_j||^2, (k,)
+    d_sq_part = np.empty((chunks, k), dtype)
+    with _LOCK:
+        b = _get_buffers(m, n, k, dtype, chunks)  # H holds Z2 and then C2 here
+        C2 = np.matmul(X, W1.T, out=b.H)  # X W1^T
+        contraction_pass(C2, b1, (scale + scale) * r, b.row_starts, d_sq_part, b.db1_part)
+        d_sq = d_sq_part.sum(axis=0)  # sum_i D_ij^2, (k,)
+        db1 = b.db1_part.sum(axis=0)
+        dW1 = C2.T @ X + ((scale + scale) * d_sq)[:, None] * W1
+    return float(scale * np.dot(d_sq, r)), dW1, db1
+
+
 # ---- as a backend ------------------------------------------------------------------------------
+#: The models this backend implements (by exact type: a subclass may have other terms).
+MODELS = (ClassicSAE, ContractiveSAE)
+
+
 def supports(model: Model) -> str | None:
-    """None when this backend implements ``model`` (the classic with kl, l1 or none), else why not."""
-    return classic_support(model, "numba")
+    """None when this backend implements ``model`` (the classic or the contractive model, with kl,
+    l1 or none), else why not."""
+    return classic_support(model, "numba", MODELS)
 
 
 def evaluate(model: Model, params: Params, batch: Batch) -> Evaluation:
-    """The classic's loss, gradient and terms on ``batch`` by :func:`choose_route`'s route.
+    """The classic's loss, gradient and terms on ``batch`` by :func:`choose_route`'s route, and
+    for the contractive model the contraction's, by :func:`contraction`, added.
 
     The kernels compare the reconstruction with the inputs themselves: a batch with separate
     targets raises :class:`~tinysae.backends.capabilities.UnsupportedModel`.
@@ -424,5 +472,9 @@ def evaluate(model: Model, params: Params, batch: Batch) -> Evaluation:
                                'targets needs backend="numpy" or backend="autograd"')
     objective = classic_objective(model)
     result = _route(params, batch.inputs, objective)
+    grads = result.grads
+    if isinstance(model, ContractiveSAE):
+        result.terms["contraction"], dW1, db1 = contraction(params, batch.inputs, model.contraction)
+        grads = Params(W1=grads.W1 + dW1, b1=grads.b1 + db1, W2=grads.W2, b2=grads.b2)
     terms = {name: result.terms[name] for name in model.term_names()}
-    return Evaluation(result.loss, result.grads, terms, result.rho_hat)
+    return Evaluation(sum(terms.values()), grads, terms, result.rho_hat)

@@ -18,9 +18,25 @@ For the L1 penalty :math:`\frac{\beta}{m}\sum_{ij}|H_{ij}|` the sparsity gradien
 ``beta * sign(H) / m`` in place of ``beta * s / m``; for ``"none"`` it is zero. With targets
 ``T`` other than ``X`` (a denoising batch) ``X`` becomes ``T`` in the error ``Xhat - X`` only.
 
+The contractive term (:class:`tinysae.models.ContractiveSAE`, sigmoid hidden units, weight
+``lambda_c``) adds to ``J`` and to ``dW1, db1`` only::
+
+    D  = H (1 - H)                       (m, k)   f'(Z2); the Jacobian dH_i/dx_i (k, n) is D_i[:, None] * W1
+    r  = sum_l W1[:, l]^2                (k,)     ||W1_j||^2, each hidden unit's squared row norm
+    C  = lambda_c / m * sum_ij D_ij^2 r_j         the contraction, (lambda_c / m) sum_i ||dH_i/dx_i||_F^2
+    dC/dH = 2 lambda_c / m * D (1 - 2H) r  (m, k)   as dD/dH = 1 - 2H
+    C2 = dC/dH * f'(Z2)                  (m, k)   dC/dZ2, the path through H:
+       = 2 lambda_c / m * D^2 (1 - 2H) r
+    dW1 += C2^T X  +  2 lambda_c / m * (sum_i D^2)[:, None] * W1     through Z2, and directly through r
+    db1 += sum_i C2
+
+The denoising model (:class:`tinysae.models.DenoisingSAE`) is the classic on corrupted inputs:
+``X_tilde = model.corrupt(X, batch.rng())`` takes the place of ``X`` everywhere above but in
+the error, which compares ``Xhat`` with the clean ``X`` (the targets ``T``).
+
 This is the teaching text of the classic model (:class:`tinysae.models.ClassicSAE`, whose
-forward pass on the engine it must equal); as a backend it implements that model with the
-penalties ``"kl"``, ``"l1"`` and ``"none"`` (:func:`supports`).
+forward pass on the engine it must equal) and of those two variants; as a backend it
+implements the three with the penalties ``"kl"``, ``"l1"`` and ``"none"`` (:func:`supports`).
 """
 
 from __future__ import annotations
@@ -31,7 +47,7 @@ import numpy as np
 
 from tinysae.backends.capabilities import Evaluation, classic_objective, classic_support
 from tinysae.functions import activation, clip_rho_hat
-from tinysae.models import Batch, Model
+from tinysae.models import Batch, ClassicSAE, ContractiveSAE, DenoisingSAE, Model
 from tinysae.objective import Objective
 from tinysae.params import Params
 
@@ -54,10 +70,6 @@ class Terms(NamedTuple):
     weight_decay: float
     sparsity: float
     rho_hat: np.ndarray
-
-    def as_dict(self, model: Model) -> dict[str, float]:
-        """The terms ``model`` has (no ``sparsity`` without a penalty), by name."""
-        return {name: getattr(self, name) for name in model.term_names()}
 
 
 def forward(params: Params, X: np.ndarray, objective: Objective) -> Forward:
@@ -143,16 +155,59 @@ def loss_and_grad(params: Params, X: np.ndarray, objective: Objective,
     return terms(params, X, objective, fwd, T).loss, backward(params, X, objective, fwd, T)
 
 
+# ---- the contractive term ----------------------------------------------------------------------
+def contraction_term(H: np.ndarray, W1: np.ndarray, weight: float) -> float:
+    r""":math:`C = \frac{\lambda_c}{m}\sum_{ij} D_{ij}^2 r_j` with ``D = H (1 - H) (m, k)`` and
+    ``r = ||W1_j||^2 (k,)``, for sigmoid activations ``H (m, k)`` and ``weight`` :math:`\lambda_c`."""
+    D = H * (1 - H)
+    r = np.sum(W1**2, axis=1)
+    return float(weight / H.shape[0] * np.sum(D**2 * r))
+
+
+def contraction_grads(X: np.ndarray, H: np.ndarray, W1: np.ndarray,
+                      weight: float) -> tuple[np.ndarray, np.ndarray]:
+    """The contraction's additions ``(dW1 (k, n), db1 (k,))`` by the equations above, for the
+    inputs ``X (m, n)`` the encoder saw and its sigmoid activations ``H (m, k)``."""
+    m = X.shape[0]
+    D = H * (1 - H)
+    r = np.sum(W1**2, axis=1)
+    C2 = 2 * weight / m * D**2 * (1 - 2 * H) * r  # dC/dZ2 = dC/dH * f'(Z2)
+    dW1 = C2.T @ X + 2 * weight / m * np.sum(D**2, axis=0)[:, None] * W1
+    return dW1, C2.sum(axis=0)
+
+
 # ---- as a backend ------------------------------------------------------------------------------
+#: The models this backend implements (by exact type: a subclass may have other terms).
+MODELS = (ClassicSAE, ContractiveSAE, DenoisingSAE)
+
+
 def supports(model: Model) -> str | None:
     """None when this backend implements ``model``, else why not."""
-    return classic_support(model, "numpy")
+    return classic_support(model, "numpy", MODELS)
+
+
+def encoder_inputs(model: Model, batch: Batch) -> tuple[np.ndarray, np.ndarray | None]:
+    """``(X, T)``: what the encoder sees and the targets (None: ``X`` itself). A denoising model
+    encodes ``X_tilde = model.corrupt(inputs, batch.rng())`` and reconstructs the clean inputs
+    (or the batch's own targets); the others encode the inputs."""
+    if isinstance(model, DenoisingSAE):
+        T = batch.inputs if batch.targets is None else batch.targets
+        return model.corrupt(batch.inputs, batch.rng()), T
+    return batch.inputs, batch.targets
 
 
 def evaluate(model: Model, params: Params, batch: Batch) -> Evaluation:
-    """The classic's loss, gradient and terms on ``batch`` (inputs trusted)."""
+    """The model's loss, gradient and terms on ``batch`` (inputs trusted): the classic's
+    equations on :func:`encoder_inputs`, plus the contraction for a contractive model."""
     objective = classic_objective(model)
-    X, T = batch.inputs, batch.targets
+    X, T = encoder_inputs(model, batch)
     fwd = forward(params, X, objective)
     t = terms(params, X, objective, fwd, T)
-    return Evaluation(t.loss, backward(params, X, objective, fwd, T), t.as_dict(model), fwd.rho_hat)
+    measured = {"reconstruction": t.reconstruction, "weight_decay": t.weight_decay, "sparsity": t.sparsity}
+    grads = backward(params, X, objective, fwd, T)
+    if isinstance(model, ContractiveSAE):
+        measured["contraction"] = contraction_term(fwd.H, params.W1, model.contraction)
+        dW1, db1 = contraction_grads(X, fwd.H, params.W1, model.contraction)
+        grads = Params(W1=grads.W1 + dW1, b1=grads.b1 + db1, W2=grads.W2, b2=grads.b2)
+    values = {name: measured[name] for name in model.term_names()}
+    return Evaluation(sum(values.values()), grads, values, fwd.rho_hat)

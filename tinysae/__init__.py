@@ -4,14 +4,18 @@ The public API, by layer (each layer knows only the ones above it):
 
 * the engine: :class:`Tensor`, :func:`explain`, :func:`gradcheck` (:mod:`tinysae.autograd`);
 * the model layer: :class:`Params`, the terms (:class:`Term`, :class:`Penalty`, :class:`KL`,
-  :class:`L1`), the models (:class:`Model`, :class:`Batch`, :class:`ClassicSAE`) and the classic's
-  settings :class:`Objective` with :func:`init_params`;
+  :class:`L1`, :class:`Contraction`, :class:`CrossEntropy`), the models (:class:`Model`,
+  :class:`Batch`, :class:`ClassicSAE`, :class:`DenoisingSAE`, :class:`ContractiveSAE`,
+  :class:`DeepSAE`, :class:`SoftmaxRegression`) and the classic's settings :class:`Objective`
+  with :func:`init_params`;
 * the backends: :func:`evaluate` (any model), :func:`loss_and_grad` (the classic),
   :func:`available_backends`, :func:`check_gradient`;
 * the sparsity-gradient derivation: :func:`sparsity_derivation`;
 * data: :func:`load_natural_images`, :func:`sample_patches`, :func:`load_digits`;
-* training: :func:`lbfgs`, :func:`adam`, the estimators' base :class:`AutoencoderEstimator` and
-  :class:`SparseAutoencoder`.
+* training: :func:`lbfgs`, :func:`adam`, the estimators' base :class:`AutoencoderEstimator`,
+  :class:`SparseAutoencoder` (the classic) and the seed's variants
+  :class:`DenoisingAutoencoder`, :class:`ContractiveAutoencoder` (:mod:`tinysae.variants`),
+  :class:`StackedAutoencoder` and :class:`DeepAutoencoder` (:mod:`tinysae.stacked`).
 
 ``docs/design.md`` in the repository describes the layers and how to add a model or a term.
 """
@@ -21,24 +25,42 @@ from tinysae.backends import available_backends, evaluate, loss_and_grad
 from tinysae.checks import check_gradient
 from tinysae.datasets import load_digits, load_natural_images, make_sparse_sources, sample_patches
 from tinysae.derivation import sparsity_derivation
-from tinysae.models import Batch, ClassicSAE, Model
+from tinysae.models import Batch, ClassicSAE, ContractiveSAE, DeepSAE, DenoisingSAE, Model, SoftmaxRegression
 from tinysae.objective import Objective, init_params
 from tinysae.params import Params
-from tinysae.terms import KL, L1, Penalty, Sparsity, SquaredError, Term, WeightDecay
+from tinysae.terms import (
+    KL,
+    L1,
+    Contraction,
+    CrossEntropy,
+    Penalty,
+    Sparsity,
+    SquaredError,
+    Term,
+    WeightDecay,
+)
 from tinysae.train import History, TrainResult, adam, lbfgs
 
 __version__ = "0.1.0"
 
-#: Imported on first use: the estimators derive from scikit-learn's base classes when it is
-#: installed, and importing those costs about a second that ``import tinysae`` need not pay.
-_ESTIMATORS = ("AutoencoderEstimator", "NotFittedError", "SparseAutoencoder")
+#: Imported on first use, by module: the estimators derive from scikit-learn's base classes when
+#: it is installed, and importing those costs about a second that ``import tinysae`` need not pay.
+_ESTIMATORS = {
+    "AutoencoderEstimator": "estimator",
+    "NotFittedError": "estimator",
+    "SparseAutoencoder": "estimator",
+    "DenoisingAutoencoder": "variants",
+    "ContractiveAutoencoder": "variants",
+    "StackedAutoencoder": "stacked",
+    "DeepAutoencoder": "stacked",
+}
 
 
 def __getattr__(name: str) -> object:
     if name in _ESTIMATORS:
-        from tinysae import estimator
+        import importlib
 
-        return getattr(estimator, name)
+        return getattr(importlib.import_module(f"tinysae.{_ESTIMATORS[name]}"), name)
     raise AttributeError(f"module 'tinysae' has no attribute {name!r}")
 
 __all__ = [
@@ -47,13 +69,23 @@ __all__ = [
     "AutoencoderEstimator",
     "Batch",
     "ClassicSAE",
+    "ContractiveAutoencoder",
+    "ContractiveSAE",
+    "Contraction",
+    "CrossEntropy",
+    "DeepAutoencoder",
+    "DeepSAE",
+    "DenoisingAutoencoder",
+    "DenoisingSAE",
     "History",
     "NotFittedError",
     "Model",
     "Objective",
     "Params",
     "Penalty",
+    "SoftmaxRegression",
     "SparseAutoencoder",
+    "StackedAutoencoder",
     "Sparsity",
     "SquaredError",
     "Tensor",

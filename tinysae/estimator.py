@@ -132,6 +132,8 @@ def _plain(value: object) -> object:
         return int(value)
     if isinstance(value, (float, np.floating)) and math.isfinite(value):
         return float(value)
+    if isinstance(value, (tuple, list)):  # e.g. a stack's hidden sizes; read back as a tuple
+        return [_plain(item) for item in value]
     raise TypeError(type(value).__name__)
 
 
@@ -405,6 +407,13 @@ class AutoencoderEstimator(_TransformerMixin, _BaseEstimator):
     def _format_name(self) -> str:
         return f"tinysae.{type(self).__name__}"
 
+    def _extra_arrays(self) -> dict[str, np.ndarray]:
+        """What a subclass learns beyond the parameters (a classifier's ``classes_``), for :meth:`save`."""
+        return {}
+
+    def _restore_extra(self, arrays: dict[str, np.ndarray]) -> None:
+        """Read back what :meth:`_extra_arrays` wrote, before :meth:`load` builds the model."""
+
     def _hyperparameters_to_save(self) -> dict[str, object]:
         """The hyper-parameters as plain JSON values, or ValueError saying why they cannot be."""
         cls = type(self).__name__
@@ -478,6 +487,7 @@ class AutoencoderEstimator(_TransformerMixin, _BaseEstimator):
         }
         if hasattr(self, "feature_names_in_"):
             arrays["feature_names_in"] = np.array([str(name) for name in self.feature_names_in_])
+        arrays.update(self._extra_arrays())
         arrays.update({f"param_{name}": array for name, array in self.params_.items()})
         arrays.update({f"history_{k}": v for k, v in self.history_.as_arrays().items()})
         with open(path, "wb") as f:
@@ -533,6 +543,7 @@ class AutoencoderEstimator(_TransformerMixin, _BaseEstimator):
                 raise ValueError(f"the hyper-parameters are {type(hyper).__name__}, not a JSON object")
             if version < 3 and "seed" in hyper:
                 hyper["random_state"] = hyper.pop("seed")
+            hyper = {key: tuple(value) if isinstance(value, list) else value for key, value in hyper.items()}
             model = cls().set_params(**hyper)
             model._check_training_settings()
             if version == 1:
@@ -556,6 +567,7 @@ class AutoencoderEstimator(_TransformerMixin, _BaseEstimator):
                 feature_names = np.asarray([str(name) for name in arrays["feature_names_in"]], dtype=object)
                 if feature_names.shape != (n_features,):
                     raise ValueError(f"{len(feature_names)} feature names for {n_features} features")
+            model._restore_extra(arrays)
             built = model._build_model(n_features)
             built.check_params(params)
         except (KeyError, ValueError, TypeError, AttributeError) as exc:

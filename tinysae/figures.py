@@ -3,7 +3,9 @@
 Each figure is a function ``make(run, outdir) -> Path`` registered in :data:`FIGURES` with the
 :func:`figure` decorator; a :class:`Run` holds a training run that several figures share, made
 once and cached (the UFLDL default run: 10000 8x8 natural-image patches, 64-25-64, rho 0.01,
-beta 3, weight decay 1e-4, 400 L-BFGS iterations, seed 0; a couple of minutes). To add a
+beta 3, weight decay 1e-4, 400 L-BFGS iterations, seed 0; a couple of minutes), and
+:class:`Digits` the digits split and the variants fit on it (each estimator with its defaults,
+``random_state=0``; ``benchmarks/variants_digits.py`` measures the same models). To add a
 figure, write one more decorated function.
 
 ``python -m tinysae.figures [--outdir figures] [--backend numpy] [--only NAME ...]``
@@ -17,10 +19,36 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import numpy as np
+
 from tinysae import viz
-from tinysae.metrics import edge_score
+from tinysae.metrics import edge_score, psnr
 from tinysae.objective import Objective, init_params
 from tinysae.train import TrainResult, lbfgs
+
+
+@dataclass
+class Digits:
+    """The digits split of ``benchmarks/variants_digits.py`` (scikit-learn's
+    ``train_test_split(test_size=0.3, random_state=0, stratify=y)``) and the variants fit on its
+    training part, each fit on first use and kept."""
+
+    _models: dict[str, object] = field(default_factory=dict, repr=False)
+
+    def __post_init__(self) -> None:
+        from sklearn.model_selection import train_test_split
+
+        from tinysae import datasets
+
+        X, y = datasets.load_digits()
+        self.X_train, self.X_test, self.y_train, self.y_test = train_test_split(
+            X, y, test_size=0.3, random_state=0, stratify=y)
+
+    def model(self, name: str, make: Callable[[], object]) -> object:
+        """The model called ``name``: ``make()`` fit on the training images (and labels) once."""
+        if name not in self._models:
+            self._models[name] = make().fit(self.X_train, self.y_train)
+        return self._models[name]
 
 
 @dataclass
@@ -35,6 +63,14 @@ class Run:
     seed: int = 0
     objective: Objective = field(default_factory=Objective)
     _result: TrainResult | None = field(default=None, repr=False)
+    _digits: Digits | None = field(default=None, repr=False)
+
+    @property
+    def digits(self) -> Digits:
+        """The digits split and its variants (made on first access)."""
+        if self._digits is None:
+            self._digits = Digits()
+        return self._digits
 
     @property
     def result(self) -> TrainResult:
@@ -98,6 +134,76 @@ def make_rho_hat_hist(run: Run, outdir: Path) -> Path:
     model = ClassicSAE(X.shape[1], run.n_hidden, run.objective)
     rho_hat = evaluate(model, run.result.params, Batch(X), backend=run.backend).rho_hat
     viz.plot_rho_hat(rho_hat, rho=run.objective.rho, path=path)
+    return path
+
+
+@figure("denoising")
+def make_denoising(run: Run, outdir: Path) -> Path:
+    """``denoising.png``: held-out digits, with Gaussian noise sigma = 0.3, denoised by PCA and
+    by a denoising autoencoder trained at that noise level, each row with its PSNR."""
+    from sklearn.decomposition import PCA
+
+    from tinysae import DenoisingAutoencoder
+
+    digits = run.digits
+    sigma = 0.3
+    dae = digits.model("denoising 0.3", lambda: DenoisingAutoencoder(noise_level=sigma, random_state=0))
+    pca = PCA(18).fit(digits.X_train)  # the number of components that denoises sigma 0.3 best
+    clean = digits.X_test[:10]
+    noisy = np.clip(clean + sigma * np.random.default_rng(0).standard_normal(clean.shape), 0, 1)
+    rows = [("clean", clean), ("noisy", noisy),
+            ("PCA (18)", np.clip(pca.inverse_transform(pca.transform(noisy)), 0, 1)),
+            ("denoising AE", dae.reconstruct(noisy))]
+    labelled = [(label if label == "clean" else f"{label}\n{psnr(X, clean):.1f} dB", X) for label, X in rows]
+    path = outdir / "denoising.png"
+    viz.show_image_rows(labelled, (8, 8), title=f"held-out digits, Gaussian noise sigma = {sigma}", path=path)
+    return path
+
+
+@figure("masking_filters")
+def make_masking_filters(run: Run, outdir: Path) -> Path:
+    """``masking_filters.png``: Vincent et al.'s picture, the first layer's filters learned on the
+    digits with 0 % and with 30 % of the inputs masked."""
+    from tinysae import DenoisingAutoencoder
+
+    panels = []
+    for level in (0.0, 0.3):
+        dae = run.digits.model(f"masking {level}", lambda level=level: DenoisingAutoencoder(
+            corruption="masking", noise_level=level, random_state=0))
+        panels.append((f"{level:.0%} masking", dae.W1_))
+    path = outdir / "masking_filters.png"
+    viz.compare_filters(panels, title="denoising autoencoder filters (128 hidden units, digits)", path=path)
+    return path
+
+
+@figure("stacked_filters")
+def make_stacked_filters(run: Run, outdir: Path) -> Path:
+    """``stacked_filters.png``: the fine-tuned stacked autoencoder's layers, as images: layer 1's
+    filters (rows of ``W1``) and layer 2's seen through layer 1 (rows of ``W2 @ W1``)."""
+    from tinysae import StackedAutoencoder
+
+    stack = run.digits.model("stacked", lambda: StackedAutoencoder(random_state=0))
+    W1, W2 = stack.params_["W1"], stack.params_["W2"]
+    path = outdir / "stacked_filters.png"
+    viz.compare_filters([("layer 1: W1 (100 units)", W1), ("layer 2: W2 @ W1 (50 units)", W2 @ W1)],
+                        title="stacked autoencoder after fine-tuning", path=path)
+    return path
+
+
+@figure("deep_codes")
+def make_deep_codes(run: Run, outdir: Path) -> Path:
+    """``deep_codes.png``: the held-out digits' 2-D codes, PCA's beside the deep autoencoder's."""
+    from sklearn.decomposition import PCA
+
+    from tinysae import DeepAutoencoder
+
+    digits = run.digits
+    deep = digits.model("deep 2", lambda: DeepAutoencoder(n_components=2, random_state=0))
+    pca = PCA(2).fit(digits.X_train)
+    panels = [("PCA", pca.transform(digits.X_test)),
+              ("deep autoencoder 64-48-24-2", deep.transform(digits.X_test))]
+    path = outdir / "deep_codes.png"
+    viz.plot_codes(panels, digits.y_test, title="2-D codes of the 540 held-out digits", path=path)
     return path
 
 

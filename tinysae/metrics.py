@@ -22,10 +22,15 @@ strongest ``window x window`` neighbourhood (default 4 x 4, a quarter of an 8 x 
 ``window**2 / n`` plus a little for white noise, near 1 for a filter confined to one spot.
 
 :func:`edge_score` is their product, high only for filters that are both oriented and local.
+
+Two measures of what the variants learn sit beside them: :func:`psnr`, how close a denoised
+image is to the clean one, and :func:`jacobian_norm`, how much an encoder's code moves when its
+input moves (what a contractive autoencoder keeps small), measured by finite differences.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import NamedTuple
 
 import numpy as np
@@ -105,3 +110,28 @@ def edge_score(W1: object, patch_shape: tuple[int, int] | None = None) -> Filter
     orientation = orientation_selectivity(W1, patch_shape)
     localisation = spatial_localisation(W1, patch_shape)
     return FilterScores(orientation, localisation, orientation * localisation)
+
+
+def psnr(estimate: object, clean: object, peak: float = 1.0) -> float:
+    r"""Peak signal-to-noise ratio in dB, :math:`10\log_{10}(\mathrm{peak}^2 / \mathrm{MSE})`, of
+    ``estimate`` against ``clean`` (same shape; images in [0, ``peak``])."""
+    estimate, clean = np.asarray(estimate, dtype=np.float64), np.asarray(clean, dtype=np.float64)
+    if estimate.shape != clean.shape:
+        raise ValueError(f"psnr: estimate has shape {estimate.shape}, clean {clean.shape}; they must match")
+    return float(10 * np.log10(peak**2 / np.mean((estimate - clean) ** 2)))
+
+
+def jacobian_norm(transform: Callable[[np.ndarray], np.ndarray], X: object, h: float = 1e-5) -> float:
+    r"""The mean over the rows ``x`` of ``X (m, n)`` of :math:`\lVert \partial\,
+    \mathrm{transform}(x) / \partial x\rVert_F^2`, each column of the Jacobian by central
+    differences, :math:`(\mathrm{transform}(x + h e_i) - \mathrm{transform}(x - h e_i)) / 2h`
+    (``2 n`` calls' worth of rows, made as two calls)."""
+    X = np.asarray(X, dtype=np.float64)
+    if X.ndim != 2:
+        raise ValueError(f"jacobian_norm: X must be 2-D (m, n), got shape {X.shape}")
+    m, n = X.shape
+    steps = np.eye(n) * h
+    plus = (X[:, None, :] + steps[None]).reshape(-1, n)
+    minus = (X[:, None, :] - steps[None]).reshape(-1, n)
+    J = (np.asarray(transform(plus)) - np.asarray(transform(minus))).reshape(m, n, -1) / (2 * h)
+    return float(np.mean(np.sum(J**2, axis=(1, 2))))

@@ -8,6 +8,8 @@
   the mean of ``rho_hat``.
 * :func:`plot_rho_hat`: a histogram of ``rho_hat (k,)``, the mean activation of each hidden
   unit, against the target ``rho``.
+* :func:`compare_filters`: several filter banks side by side; :func:`show_image_rows`: rows
+  of images (clean, noisy, denoised); :func:`plot_codes`: 2-D codes coloured by class.
 
 Every function returns a :class:`matplotlib.figure.Figure` (shown inline when it is a
 notebook cell's value) and saves it when given ``path``. The figures are made without pyplot's
@@ -179,5 +181,76 @@ def plot_rho_hat(rho_hat: object, *, rho: float | None = None, bins: int = 20,
     ax.set_ylabel("hidden units")
     ax.yaxis.set_major_locator(MaxNLocator(integer=True))
     ax.set_title(f"{rho_hat.size} hidden units, mean rho_hat = {rho_hat.mean():.4g}")
+    _save(fig, path)
+    return fig
+
+
+def compare_filters(panels: list[tuple[str, object]], patch_shape: tuple[int, int] | None = None, *,
+                    title: str | None = None, path: str | os.PathLike | None = None) -> Figure:
+    """Several filter banks side by side: ``panels`` is a list of ``(label, W (k, n))``, each
+    tiled as :func:`tile_filters` does (e.g. Vincent's picture: filters at 0 % and 30 % masking)."""
+    if not panels:
+        raise ValueError("compare_filters needs at least one (label, W) panel")
+    fig = _figure(figsize=(3.2 * len(panels), 3.6), dpi=100, layout="constrained")
+    for index, (label, W) in enumerate(panels):
+        ax = fig.add_subplot(1, len(panels), index + 1)
+        ax.imshow(tile_filters(W, patch_shape), cmap="gray", vmin=-1, vmax=1, interpolation="nearest")
+        ax.set_title(label, fontsize=9)
+        ax.set_axis_off()
+    if title:
+        fig.suptitle(title, fontsize=10)
+    _save(fig, path)
+    return fig
+
+
+def show_image_rows(rows: list[tuple[str, object]], image_shape: tuple[int, int], *,
+                    title: str | None = None, path: str | os.PathLike | None = None) -> Figure:
+    """Rows of images: ``rows`` is a list of ``(label, X (m, h w))`` with the same ``m``, each
+    row of ``X`` shown as an ``h x w`` image in gray on [0, 1] (clean, noisy, denoised, ...)."""
+    if not rows:
+        raise ValueError("show_image_rows needs at least one (label, X) row")
+    images = [np.asarray(X, dtype=np.float64) for _, X in rows]
+    m = images[0].shape[0]
+    if any(X.ndim != 2 or X.shape[0] != m or X.shape[1] != image_shape[0] * image_shape[1] for X in images):
+        raise ValueError(f"every row must be (m, {image_shape[0] * image_shape[1]}) with the same m = {m}")
+    fig = _figure(figsize=(0.75 * m + 1.6, 0.8 * len(rows) + 0.4), dpi=100, layout="constrained")
+    axes = fig.subplots(len(rows), m, squeeze=False)
+    for r, ((label, _), X) in enumerate(zip(rows, images)):
+        for c in range(m):
+            ax = axes[r, c]
+            ax.imshow(X[c].reshape(image_shape), cmap="gray", vmin=0, vmax=1, interpolation="nearest")
+            ax.set_xticks([])
+            ax.set_yticks([])
+        axes[r, 0].set_ylabel(label, rotation=0, ha="right", va="center", fontsize=9)
+    if title:
+        fig.suptitle(title, fontsize=10)
+    _save(fig, path)
+    return fig
+
+
+def plot_codes(panels: list[tuple[str, object]], labels: object, *, title: str | None = None,
+               path: str | os.PathLike | None = None) -> Figure:
+    """2-D codes side by side, coloured by class: ``panels`` is a list of ``(label, C (m, 2))``
+    and ``labels (m,)`` the classes (e.g. PCA's and a deep autoencoder's codes of the digits)."""
+    labels = np.asarray(labels)
+    classes = np.unique(labels)
+    fig = _figure(figsize=(4.2 * len(panels) + 0.8, 4.0), dpi=100, layout="constrained")
+    colours = matplotlib.colormaps["tab10"]
+    for index, (label, codes) in enumerate(panels):
+        codes = np.asarray(codes, dtype=np.float64)
+        if codes.ndim != 2 or codes.shape != (labels.shape[0], 2):
+            raise ValueError(f"the codes {label!r} must be (m, 2) with m = {labels.shape[0]}, "
+                             f"got {codes.shape}")
+        ax = fig.add_subplot(1, len(panels), index + 1)
+        for i, cls in enumerate(classes):
+            chosen = labels == cls
+            ax.scatter(codes[chosen, 0], codes[chosen, 1], s=6, color=colours(i % 10), label=str(cls))
+        ax.set_title(label, fontsize=10)
+        ax.set_xticks([])
+        ax.set_yticks([])
+    fig.legend(*fig.axes[0].get_legend_handles_labels(), loc="outside right center", markerscale=2,
+               fontsize=8, title="class")
+    if title:
+        fig.suptitle(title, fontsize=10)
     _save(fig, path)
     return fig

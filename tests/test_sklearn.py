@@ -26,12 +26,18 @@ sklearn = pytest.importorskip("sklearn", minversion="1.6")
 from sklearn.utils.estimator_checks import parametrize_with_checks  # noqa: E402
 
 from tinysae.estimator import SKLEARN_BASES, NotFittedError, SparseAutoencoder  # noqa: E402
+from tinysae.stacked import DeepAutoencoder, StackedAutoencoder  # noqa: E402
+from tinysae.variants import ContractiveAutoencoder, DenoisingAutoencoder  # noqa: E402
 
 #: One instance per estimator (and per solver: Adam keeps float32, L-BFGS trains in float64).
 ESTIMATORS = [
     SparseAutoencoder(n_hidden=3, output="identity", max_iter=5, backend="numpy"),
     SparseAutoencoder(n_hidden=3, activation="relu", output="identity", penalty="l1", solver="adam",
                       max_iter=3, batch_size=16, backend="numpy"),
+    DenoisingAutoencoder(n_hidden=3, output="identity", max_iter=3, batch_size=16),
+    ContractiveAutoencoder(n_hidden=3, output="identity", max_iter=5),
+    StackedAutoencoder(hidden=(6, 4), output="identity", pretrain_iter=5, max_iter=30),
+    DeepAutoencoder(hidden=(4,), n_components=2, output="identity", pretrain_iter=3, max_iter=5),
 ]
 
 
@@ -52,7 +58,8 @@ def test_estimators_derive_from_scikit_learns_bases():
 
 ARRAY_API_CHECK = """
 from sklearn.utils.estimator_checks import check_array_api_input
-from tinysae.estimator import SparseAutoencoder
+from tinysae import (ContractiveAutoencoder, DeepAutoencoder, DenoisingAutoencoder, SparseAutoencoder,
+                     StackedAutoencoder)
 
 for estimator in {estimators}:
     check_array_api_input(type(estimator).__name__, estimator, array_namespace="numpy",
@@ -111,6 +118,12 @@ WITHOUT_SKLEARN = textwrap.dedent("""
     est.save(sys.argv[1])
     back = SparseAutoencoder.load(sys.argv[1])
     assert np.array_equal(back.transform(X), H) and back.get_params() == est.get_params()
+    y = np.arange(40) % 2
+    stack = tinysae.StackedAutoencoder(hidden=(4, 3), pretrain_iter=3, max_iter=5).fit(X, y)
+    assert stack.predict(X).shape == (40,) and 0.0 <= stack.score(X, y) <= 1.0
+    assert repr(stack) == "StackedAutoencoder(hidden=(4, 3), pretrain_iter=3, max_iter=5)", repr(stack)
+    deep = tinysae.DeepAutoencoder(hidden=(4,), pretrain_iter=3, max_iter=5).fit(X)
+    assert deep.transform(X).shape == (40, 2) and "sklearn" not in sys.modules
     print("ok")
 """)
 

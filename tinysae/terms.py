@@ -183,10 +183,12 @@ class Contraction(Term):
 
     def __call__(self, nodes: Nodes) -> Tensor:
         H, W1 = nodes["H"], nodes["W1"]
-        slope = (H * (1.0 - H)).named("H(1-H)")  # dH/dZ2 of the sigmoid, (m, k)
-        row_norms = W1.square().sum(axis=1).named("||W1_j||^2")  # (k,)
-        jacobian_norms = (slope.square() * row_norms).named("||J_f||^2 terms")  # (m, k)
-        return self.weight * jacobian_norms.sum() / H.shape[0]
+        slope = (H * (1.0 - H).named("1 - H")).named("H(1-H)")  # dH/dZ2 of the sigmoid, (m, k)
+        row_norms = W1.square().named("W1^2").sum(axis=1).named("||W1_j||^2")  # (k,)
+        # (m, k): entry (i, j) is the squared norm of row j of the Jacobian at sample i
+        jacobian_rows = (slope.square().named("H(1-H)^2") * row_norms).named("||J_f rows||^2")
+        total = jacobian_rows.sum().named("sum ||J_f||^2")
+        return (self.weight * total).named("lambda_c * sum ||J_f||^2") / H.shape[0]
 
 
 @dataclass(frozen=True)

@@ -27,8 +27,9 @@ from typing import Any
 import numpy as np
 
 from tinysae.autograd import Tensor
+from tinysae.backends import supporting
 from tinysae.estimator import AutoencoderEstimator, _as_matrix, _column_names
-from tinysae.models import ClassicSAE, DeepSAE, SoftmaxRegression
+from tinysae.models import ClassicSAE, DeepSAE, Model, SoftmaxRegression
 from tinysae.models.deep import assemble
 from tinysae.models.softmax import one_hot
 from tinysae.objective import Objective
@@ -85,6 +86,12 @@ class _LayerwiseEstimator(AutoencoderEstimator):
             raise ValueError(f"penalty={self.penalty!r} is not one of {', '.join(map(repr, PENALTIES))}")
 
     # ---- fitting ---------------------------------------------------------------------------------
+    def _backend_for(self, model: Model) -> str:
+        """``backend`` when it implements ``model``, else ``"auto"``: the layers' sparse
+        autoencoders run on the backend asked for, and the softmax and the unrolled network,
+        which only the engine implements, on the engine."""
+        return self.backend if self.backend == "auto" or self.backend in supporting(model) else "auto"
+
     def _pretrain(self, X: np.ndarray, sizes: tuple[int, ...],
                   seed: int) -> tuple[list[Params], list[History], np.ndarray]:
         """Train each layer's sparse autoencoder (widths ``sizes``) on the codes of the one below:
@@ -120,8 +127,8 @@ class _LayerwiseEstimator(AutoencoderEstimator):
             options: dict[str, Any] = {"max_iter": int(self.max_iter)} if self.solver == "lbfgs" else {
                 "epochs": int(self.max_iter), "batch_size": int(self.batch_size),
                 "learning_rate": float(self.learning_rate)}
-            result = train(params, X, model, solver=self.solver, backend=self.backend, targets=targets,
-                           seed=seed, verbose=bool(self.verbose), **options)
+            result = train(params, X, model, solver=self.solver, backend=self._backend_for(model),
+                           targets=targets, seed=seed, verbose=bool(self.verbose), **options)
             params, history, reason = result.params, result.history, result.stop_reason
         else:
             history, reason = History(), "fine_tune=False"
@@ -154,7 +161,9 @@ class StackedAutoencoder(_ClassifierMixin, _LayerwiseEstimator):
         :math:`\\lambda` of the softmax layer and of fine-tuning (UFLDL's ``1e-4``).
     solver, max_iter, batch_size, learning_rate, backend, random_state, verbose:
         The softmax layer is trained by L-BFGS for ``max_iter`` iterations; fine-tuning by
-        ``solver`` for ``max_iter`` iterations (L-BFGS) or epochs (Adam).
+        ``solver`` for ``max_iter`` iterations (L-BFGS) or epochs (Adam). ``backend`` computes
+        the layers' pre-training; the softmax layer and fine-tuning use it too when it
+        implements them, else the engine (only ``"autograd"`` implements them today).
 
     Attributes
     ----------
@@ -240,7 +249,8 @@ class StackedAutoencoder(_ClassifierMixin, _LayerwiseEstimator):
     def _train_head(self, codes: np.ndarray, targets: np.ndarray, seed: int) -> Params:
         head = SoftmaxRegression(codes.shape[1], targets.shape[1], self.fine_tune_weight_decay)
         result = lbfgs(head.init_params(step_seed(seed, 0)), codes, head, targets=targets,
-                       max_iter=int(self.max_iter), backend=self.backend, verbose=bool(self.verbose))
+                       max_iter=int(self.max_iter), backend=self._backend_for(head),
+                       verbose=bool(self.verbose))
         return result.params
 
     def fit(self, X: object, y: object = None) -> StackedAutoencoder:

@@ -28,6 +28,11 @@ The exercises (what the student writes, and the reference it is compared with):
 * :func:`check_backprop`: ``loss_and_grad(params, X, objective)``; docs/design.md's backward
   equations (the numpy reference backend).
 * :func:`check_gradient_checker`: ``numerical_gradient(J, theta, eps)``; central differences.
+* :func:`check_contraction_grads`: ``contraction_grads(X, H, W1, weight) -> (dW1, db1)``, shapes
+  ``(k, n)`` and ``(k,)``; the contractive penalty's own gradient
+  (:func:`tinysae.backends.numpy_ref.contraction_grads`).
+* :func:`check_log_softmax_vjp`: ``log_softmax_vjp(g, Z) -> dZ``, shape ``(m, C)``; the
+  ``log_softmax`` op's vector-Jacobian product along the rows (:mod:`tinysae.autograd.ops`).
 
 :func:`strip_solutions` writes the student version of a lesson notebook: every block between
 ``### BEGIN SOLUTION`` and ``### END SOLUTION`` becomes ``raise NotImplementedError()``
@@ -43,6 +48,8 @@ The package, one module per concern (everything public is re-exported here):
   their mistake tables;
 * :mod:`tinysae.exercises.backprop`: :func:`check_backprop`, its cases and its mistakes;
 * :mod:`tinysae.exercises.gradient`: :func:`check_gradient_checker` and its mistakes;
+* :mod:`tinysae.exercises.variants`: :func:`check_contraction_grads` (lesson 4) and
+  :func:`check_log_softmax_vjp` (lesson 5), and their mistakes;
 * :mod:`tinysae.exercises.solutions`: :func:`strip_solutions` and the command line.
 """
 
@@ -70,16 +77,28 @@ from tinysae.exercises.sparsity import (
     check_sigmoid,
     check_sparsity_delta,
 )
+from tinysae.exercises.variants import (
+    CONTRACTION_MISTAKES,
+    CONTRACTION_OUTPUTS,
+    LOG_SOFTMAX_MISTAKES,
+    OVERFLOW_HINT,
+    check_contraction_grads,
+    check_log_softmax_vjp,
+)
 
 __all__ = [
     "BACKPROP_MISTAKES",
     "BACKPROP_OUTPUTS",
+    "CONTRACTION_MISTAKES",
+    "CONTRACTION_OUTPUTS",
     "DELTA_MISTAKES",
     "FAIL_MARK",
     "GRADIENT_EPS",
     "GRADIENT_MISTAKES",
     "KL_MISTAKES",
+    "LOG_SOFTMAX_MISTAKES",
     "MATCH_TOLERANCE",
+    "OVERFLOW_HINT",
     "PASS_MARK",
     "SIGMOID_MISTAKES",
     "SOLUTION_BEGIN",
@@ -90,9 +109,11 @@ __all__ = [
     "Feedback",
     "Mistake",
     "check_backprop",
+    "check_contraction_grads",
     "check_gradient_checker",
     "check_kl_divergence",
     "check_kl_gradient",
+    "check_log_softmax_vjp",
     "check_sigmoid",
     "check_sparsity_delta",
     "main",

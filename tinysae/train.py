@@ -416,6 +416,7 @@ def adam(
     seed = check_int("seed", seed, minimum=0)
     model, params, data, name, module = _setup(params, X, objective, targets, backend)
     X, T = data.inputs, data.targets
+    data = Batch(X, T, seed)  # the full-data evaluations draw (corruption, ...) from the run's seed
     params = params.astype(X.dtype)
     advice = _adam_advice(learning_rate)
 

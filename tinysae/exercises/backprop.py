@@ -17,13 +17,11 @@ from scipy.special import expit
 
 from tinysae.backends import numpy_ref
 from tinysae.exercises.feedback import (
-    FAIL_MARK,
-    PASS_MARK,
     Feedback,
     Mistake,
     _as_array,
     _call,
-    _compare,
+    _compare_outputs,
     _matching_mistake,
     _report,
 )
@@ -262,16 +260,7 @@ def check_backprop(student_loss_and_grad: Callable[[Params, np.ndarray, Objectiv
             return _report(Feedback(exercise, False, [where, problem]), verbose)
         loss, grads = numpy_ref.loss_and_grad(params, X, objective)
         expected = dict(zip(BACKPROP_OUTPUTS, [np.asarray(loss), *grads.values()]))
-        lines, wrong = [], []
-        for name in BACKPROP_OUTPUTS:
-            error, problems = _compare(name, outputs[name], expected[name])
-            worst[name] = max(worst[name], error)
-            if problems:
-                wrong.append(name)
-                lines.append(f"{FAIL_MARK} {problems[0]}")
-                lines += [f"    {line}" for line in problems[1:]]
-            else:
-                lines.append(f"{PASS_MARK} {name} (relative error {error:.1e})")
+        lines, wrong = _compare_outputs(outputs, expected, worst)
         if wrong:
             hint, mistakes = _backprop_hint(params, X, objective, outputs, expected, wrong)
             return _report(Feedback(exercise, False, [where, *lines], hint=hint, mistake=mistakes,

@@ -160,6 +160,24 @@ def _compare(name: str, got: np.ndarray, expected: np.ndarray) -> tuple[float, l
     ]
 
 
+def _compare_outputs(outputs: dict[str, np.ndarray], expected: dict[str, np.ndarray],
+                     worst: dict[str, float]) -> tuple[list[str], list[str]]:
+    """Compare each named output with its expected value (in ``expected``'s order), raising
+    ``worst[name]`` to the largest relative error seen. Returns the feedback lines (a pass or a
+    fail mark per output, a failure's details indented below it) and the names that failed."""
+    lines, wrong = [], []
+    for name in expected:
+        error, problems = _compare(name, outputs[name], expected[name])
+        worst[name] = max(worst[name], error)
+        if problems:
+            wrong.append(name)
+            lines.append(f"{FAIL_MARK} {problems[0]}")
+            lines += [f"    {line}" for line in problems[1:]]
+        else:
+            lines.append(f"{PASS_MARK} {name} (relative error {error:.1e})")
+    return lines, wrong
+
+
 def _matching_mistake(got: np.ndarray, expected: np.ndarray,
                       variants: Sequence[tuple[Mistake, object]]) -> Mistake | None:
     """The first known mistake whose output equals ``got`` (and differs from ``expected``)."""

@@ -31,9 +31,7 @@ from scipy.special import expit, log_softmax, softmax
 from tinysae.autograd.ops import OPS
 from tinysae.backends import numpy_ref
 from tinysae.exercises.feedback import (
-    FAIL_MARK,
     MATCH_TOLERANCE,
-    PASS_MARK,
     Case,
     Feedback,
     Mistake,
@@ -42,7 +40,7 @@ from tinysae.exercises.feedback import (
     _changed_inputs,
     _check_function,
     _close,
-    _compare,
+    _compare_outputs,
     _copy_args,
     _report,
 )
@@ -223,16 +221,7 @@ def check_contraction_grads(
         if problem is not None:
             return _report(Feedback(exercise, False, [where, problem]), verbose)
         expected = dict(zip(CONTRACTION_OUTPUTS, numpy_ref.contraction_grads(*args)))
-        lines, wrong = [], []
-        for name in CONTRACTION_OUTPUTS:
-            error, problems = _compare(name, outputs[name], expected[name])
-            worst[name] = max(worst[name], error)
-            if problems:
-                wrong.append(name)
-                lines.append(f"{FAIL_MARK} {problems[0]}")
-                lines += [f"    {line}" for line in problems[1:]]
-            else:
-                lines.append(f"{PASS_MARK} {name} (relative error {error:.1e})")
+        lines, wrong = _compare_outputs(outputs, expected, worst)
         if wrong:
             hint, mistake = _contraction_hint(args, outputs, wrong)
             return _report(Feedback(exercise, False, [where, *lines], hint=hint, mistake=mistake,

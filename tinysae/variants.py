@@ -9,7 +9,7 @@ parameters ``W1_, b1_, W2_, b2_``, its ``transform``, ``reconstruct``, ``score_s
 * :class:`ContractiveAutoencoder` (:class:`tinysae.models.ContractiveSAE`): reconstruct ``X``
   while keeping the encoder's Jacobian small.
 
-Encoding a fitted model never corrupts: ``transform(X)`` is ``sigmoid(X W1^T + b1)``.
+Encoding a fitted model never corrupts: ``transform(X)`` is ``f(X W1^T + b1)``.
 """
 
 from __future__ import annotations

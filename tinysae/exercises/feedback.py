@@ -202,6 +202,18 @@ def _copy_args(args: tuple) -> list[object]:
     return [arg.copy() if isinstance(arg, np.ndarray) else arg for arg in args]
 
 
+def _run_case(exercise: str, student: Callable, case: Case,
+              where: str) -> tuple[Any, list[str], Feedback | None]:
+    """Call ``student`` on ``case.args``: ``(value, the inputs it changed in place, None)``, or
+    ``(None, [], failure)`` when it raised (the failure names ``where`` and the exception)."""
+    before = _copy_args(case.args)
+    value, raised = _call(student, case.args)
+    if raised is not None:
+        message, hint = raised
+        return None, [], Feedback(exercise, False, [where, message], hint=hint)
+    return value, _changed_inputs(case, before), None
+
+
 def _check_function(exercise: str, student: object, cases: list[Case],
                     reference: Callable[..., np.ndarray], mistakes: list[Mistake],
                     verbose: bool) -> Feedback:
@@ -213,12 +225,9 @@ def _check_function(exercise: str, student: object, cases: list[Case],
     worst = 0.0
     for number, case in enumerate(cases, start=1):
         where = f"case {number} of {len(cases)}: {case.description}"
-        before = _copy_args(case.args)
-        value, raised = _call(student, case.args)
-        if raised is not None:
-            message, hint = raised
-            return _report(Feedback(exercise, False, [where, message], hint=hint), verbose)
-        changed = _changed_inputs(case, before)
+        value, changed, failure = _run_case(exercise, student, case, where)
+        if failure is not None:
+            return _report(failure, verbose)
         if changed:
             return _report(Feedback(exercise, False, [where, f"your function changed its input "
                                     f"{', '.join(changed)} in place"],

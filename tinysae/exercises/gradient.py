@@ -19,12 +19,10 @@ from tinysae.exercises.feedback import (
     Feedback,
     Mistake,
     _as_array,
-    _call,
-    _changed_inputs,
     _compare,
-    _copy_args,
     _matching_mistake,
     _report,
+    _run_case,
 )
 
 __all__ = ["GRADIENT_EPS", "GRADIENT_MISTAKES", "check_gradient_checker"]
@@ -141,12 +139,9 @@ def check_gradient_checker(student_numerical_gradient: Callable[..., np.ndarray]
         where = f"case {number} of {len(cases)}: {description}"
         fun = _shape_guard(fun, theta.shape)
         case = Case((fun, theta.copy(), GRADIENT_EPS), ("J", "theta", "eps"), description)
-        before = _copy_args(case.args)
-        value, raised = _call(student_numerical_gradient, case.args)
-        if raised is not None:
-            message, hint = raised
-            return _report(Feedback(exercise, False, [where, message], hint=hint), verbose)
-        changed = _changed_inputs(case, before)
+        value, changed, failure = _run_case(exercise, student_numerical_gradient, case, where)
+        if failure is not None:
+            return _report(failure, verbose)
         if changed:
             return _report(Feedback(exercise, False, [where, "your function left theta changed"],
                                     hint=GRADIENT_MISTAKES[4].hint + " (or work on a copy of theta)",

@@ -36,13 +36,11 @@ from tinysae.exercises.feedback import (
     Feedback,
     Mistake,
     _as_array,
-    _call,
-    _changed_inputs,
     _check_function,
     _close,
     _compare_outputs,
-    _copy_args,
     _report,
+    _run_case,
 )
 
 __all__ = [
@@ -207,12 +205,9 @@ def check_contraction_grads(
     for number, (args, description) in enumerate(cases, start=1):
         where = f"case {number} of {len(cases)}: {description}"
         case = Case(args, ("X", "H", "W1", "weight"), description)
-        before = _copy_args(args)
-        value, raised = _call(student_contraction_grads, args)
-        if raised is not None:
-            message, hint = raised
-            return _report(Feedback(exercise, False, [where, message], hint=hint), verbose)
-        changed = _changed_inputs(case, before)
+        value, changed, failure = _run_case(exercise, student_contraction_grads, case, where)
+        if failure is not None:
+            return _report(failure, verbose)
         if changed:
             return _report(Feedback(exercise, False, [where, f"your function changed its input "
                                     f"{', '.join(changed)} in place"],

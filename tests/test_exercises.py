@@ -10,6 +10,7 @@ from hypothesis import given, settings
 from scipy.special import expit
 from strategies import problems
 
+from tinysae import exercises
 from tinysae.autograd import numerical_gradient
 from tinysae.backends import numpy_ref
 from tinysae.exercises import (
@@ -91,7 +92,9 @@ CORRECT = [
     (check_backprop, student_loss_and_grad),
     (check_gradient_checker, student_numerical_gradient),
 ]
-CHECKERS = [checker for checker, _ in CORRECT]
+#: Every checker tinysae.exercises exports (lessons 4 and 5's too, whose right answers are in
+#: tests/test_exercises_variants.py): the student-bug tests below run on each.
+CHECKERS = [getattr(exercises, name) for name in exercises.__all__ if name.startswith("check_")]
 
 
 @pytest.mark.parametrize(("checker", "solution"), CORRECT, ids=lambda x: getattr(x, "__name__", ""))

@@ -171,40 +171,7 @@ def test_an_exception_on_large_scores_is_reported_as_an_exception() -> None:
 
 
 # ----------------------------------------------------------------------------- student bugs
-
-
-@pytest.mark.parametrize("checker", CHECKERS, ids=lambda c: c.__name__)
-def test_exceptions_in_student_code_are_reported_with_their_line(checker, capsys) -> None:
-    def broken(*args):
-        values = list(args)
-        return values[10]  # IndexError
-
-    feedback = checker(broken)
-    assert not feedback.passed
-    message = " ".join(feedback.details)
-    assert "IndexError" in message and "return values[10]" in message
-    assert FAIL_MARK in capsys.readouterr().out
-
-
-@pytest.mark.parametrize("checker", CHECKERS, ids=lambda c: c.__name__)
-def test_not_implemented_yet_gets_its_own_hint(checker) -> None:
-    def stub(*args):
-        raise NotImplementedError()
-
-    feedback = checker(stub, verbose=False)
-    assert not feedback.passed and "not done yet" in feedback.hint
-
-
-@pytest.mark.parametrize("checker", CHECKERS, ids=lambda c: c.__name__)
-def test_a_missing_return_is_named(checker) -> None:
-    feedback = checker(lambda *args: None, verbose=False)
-    assert not feedback.passed and any("forget `return" in line for line in feedback.details)
-
-
-@pytest.mark.parametrize("checker", CHECKERS, ids=lambda c: c.__name__)
-def test_passing_something_not_callable_is_explained(checker) -> None:
-    feedback = checker(3.0, verbose=False)
-    assert not feedback.passed and "expected a function, got float" in feedback.details[0]
+# (exceptions, stubs, a missing return and non-functions: tests/test_exercises.py, for every checker)
 
 
 def test_contraction_wrong_shapes_are_reported() -> None:

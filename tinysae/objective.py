@@ -96,13 +96,18 @@ class Objective:
 
     def check_range(self, X: np.ndarray) -> None:
         """For a sigmoid output, ValueError unless ``X`` lies in [0, 1] (all the sigmoid can reach)."""
-        if self.output == "sigmoid":
-            lo, hi = float(X.min()), float(X.max())
-            if lo < 0.0 or hi > 1.0:
-                raise ValueError(
-                    f"output='sigmoid' reconstructs values in [0, 1], but X spans [{lo:.4g}, {hi:.4g}]; "
-                    "rescale X or use output='identity'"
-                )
+        check_output_range(self.output, X)
+
+
+def check_output_range(output: str, X: np.ndarray) -> None:
+    """For ``output="sigmoid"``, ValueError unless ``X`` lies in [0, 1] (all the sigmoid can reach)."""
+    if output == "sigmoid":
+        lo, hi = float(X.min()), float(X.max())
+        if lo < 0.0 or hi > 1.0:
+            raise ValueError(
+                f"output='sigmoid' reconstructs values in [0, 1], but X spans [{lo:.4g}, {hi:.4g}]; "
+                "rescale X or use output='identity'"
+            )
 
 
 def init_params(n_visible: int, n_hidden: int, seed: int | np.random.Generator | None = 0) -> Params:

@@ -33,6 +33,7 @@ from tinysae.autograd import Tensor
 from tinysae.functions import activation as activation_function
 from tinysae.models.base import Batch, Model
 from tinysae.models.softmax import check_one_hot, softmax_layer
+from tinysae.objective import check_output_range
 from tinysae.params import Params, ParamSpec, uniform, zeros
 from tinysae.terms import CrossEntropy, SquaredError, Term, WeightDecay
 from tinysae.validation import check_int, check_real
@@ -117,11 +118,8 @@ class DeepSAE(Model):
     def check_inputs(self, X: np.ndarray) -> None:
         if X.shape[1] != self.sizes[0]:
             raise ValueError(f"X has {X.shape[1]} columns but the model has sizes[0]={self.sizes[0]}")
-        if self.output == "sigmoid" and self.fine_tune == "reconstruction":
-            lo, hi = float(X.min()), float(X.max())
-            if lo < 0.0 or hi > 1.0:
-                raise ValueError(f"output='sigmoid' reconstructs values in [0, 1], but X spans "
-                                 f"[{lo:.4g}, {hi:.4g}]; rescale X or use output='identity'")
+        if self.fine_tune == "reconstruction":
+            check_output_range(self.output, X)
 
     def check_targets(self, T: np.ndarray, X: np.ndarray) -> None:
         if self.fine_tune == "reconstruction":

@@ -12,12 +12,13 @@ from dataclasses import dataclass
 
 import numpy as np
 import pytest
+from conv_cases import conv2d_reference, conv_transpose2d_reference
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra.numpy import array_shapes, mutually_broadcastable_shapes
 from scipy.special import logsumexp
 
-from tinysae.autograd import OPS, Tensor, gradcheck, mask, where
+from tinysae.autograd import OPS, Tensor, conv2d, conv_transpose2d, gradcheck, mask, where
 from tinysae.autograd.ops import stable_sigmoid
 
 TOLERANCE = 1e-7
@@ -41,7 +42,7 @@ class Case:
     engine: Callable[..., Tensor]
     reference: Callable[..., np.ndarray]
     domains: tuple[str, ...]
-    shapes: str = "elementwise"  # "elementwise" (broadcast) or "matmul"
+    shapes: str = "elementwise"  # "elementwise" (broadcast), "matmul", "conv2d" or "conv_transpose2d"
     min_dims: int = 0
 
 
@@ -59,6 +60,7 @@ CASES = [
     Case("exp", lambda x, keep: x.exp(), lambda x, keep: np.exp(x), ("any",)),
     Case("log", lambda x, keep: x.log(), lambda x, keep: np.log(x), ("positive",)),
     Case("sigmoid", lambda x, keep: x.sigmoid(), lambda x, keep: 1 / (1 + np.exp(-x)), ("wide",)),
+    Case("softplus", lambda x, keep: x.softplus(), lambda x, keep: np.log1p(np.exp(x)), ("wide",)),
     Case("tanh", lambda x, keep: x.tanh(), lambda x, keep: np.tanh(x), ("any",)),
     Case("relu", lambda x, keep: x.relu(), lambda x, keep: np.maximum(x, 0), ("nonzero",)),
     Case("abs", lambda x, keep: x.abs(), lambda x, keep: np.abs(x), ("nonzero",)),
@@ -77,6 +79,12 @@ CASES = [
     Case("matmul", lambda a, b, keep: a @ b, lambda a, b, keep: a @ b, ("any", "any"), shapes="matmul"),
     Case("log_softmax axis=-1", lambda x, keep: x.log_softmax(), lambda x, keep: x - logsumexp(x, axis=-1,
          keepdims=True), ("wide",), min_dims=1),
+    Case("conv2d stride=2 padding=1", lambda x, w, keep: conv2d(x, w, stride=2, padding=1),
+         lambda x, w, keep: conv2d_reference(x, w, (2, 2), (1, 1)), ("any", "any"), shapes="conv2d"),
+    Case("conv_transpose2d stride=2 padding=1",
+         lambda x, w, keep: conv_transpose2d(x, w, stride=2, padding=1),
+         lambda x, w, keep: conv_transpose2d_reference(x, w, (2, 2), (1, 1)), ("any", "any"),
+         shapes="conv_transpose2d"),
     Case("log_softmax axis=0", lambda x, keep: x.log_softmax(axis=0), lambda x, keep: x - logsumexp(x, axis=0,
          keepdims=True), ("wide",), min_dims=1),
 ]
@@ -91,6 +99,12 @@ def case_inputs(draw: st.DrawFn, case: Case) -> tuple[list[np.ndarray], np.ndarr
         left = draw(st.sampled_from([(rows, inner), (inner,)]))
         right = draw(st.sampled_from([(inner, cols), (inner,)]))
         shapes = [left, right]
+    elif case.shapes in ("conv2d", "conv_transpose2d"):  # x (N, C_in, H, W) and a 2x2 to 3x3 kernel
+        n, c_in, c_out = (draw(st.integers(1, 2)) for _ in range(3))
+        kernel = draw(st.integers(2, 3))  # a transpose with padding 1 needs an input of 2 or more
+        side = draw(st.integers(1 if case.shapes == "conv2d" else 2, 5))
+        w_shape = (c_out, c_in, kernel, kernel) if case.shapes == "conv2d" else (c_in, c_out, kernel, kernel)
+        shapes = [(n, c_in, side, side), w_shape]
     elif len(case.domains) == 2:
         drawn = draw(mutually_broadcastable_shapes(num_shapes=2, min_dims=0, max_dims=3, max_side=4))
         shapes = list(drawn.input_shapes)
@@ -99,7 +113,10 @@ def case_inputs(draw: st.DrawFn, case: Case) -> tuple[list[np.ndarray], np.ndarr
     rng = np.random.default_rng(draw(st.integers(0, 2**32 - 1)))
     inputs = [DOMAINS[domain](rng.uniform(size=shape), rng.choice([-1.0, 1.0], size=shape))
               for domain, shape in zip(case.domains, shapes)]
-    out_shape = np.shape(inputs[0] @ inputs[1]) if case.shapes == "matmul" else np.broadcast_shapes(*shapes)
+    if case.shapes == "elementwise":
+        out_shape = np.broadcast_shapes(*shapes)
+    else:
+        out_shape = np.shape(case.reference(*inputs, None))
     keep = rng.uniform(size=out_shape) < 0.5
     return inputs, keep, rng.normal(size=np.shape(case.reference(*inputs, keep)))
 
@@ -185,3 +202,20 @@ def test_sigmoid_is_stable_at_extremes() -> None:
     t = Tensor(x)
     t.sigmoid().sum().backward()
     assert np.all(np.isfinite(t.grad))
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_softplus_is_stable_at_extremes(dtype) -> None:
+    """log(1 + e^x) composed overflows at x = 1000 (and is 0 at x = -50); the op is exactly x
+    and 0 there, e^x in between, and its derivative sigma(x) is exactly 1 and 0."""
+    x = np.array([-1000.0, -50.0, 0.0, 50.0, 1000.0], dtype=dtype)
+    t = Tensor(x)
+    with np.errstate(over="raise", invalid="raise", divide="raise"):  # underflow to 0 is fine
+        out = t.softplus()
+        out.sum().backward()
+    assert out.dtype == dtype and t.grad.dtype == dtype
+    assert out.data[0] == 0.0 and out.data[-1] == 1000.0 and out.data[2] == np.log(dtype(2.0))
+    np.testing.assert_allclose(out.data[1], np.exp(-50.0), rtol=1e-6)
+    assert out.data[3] == 50.0
+    np.testing.assert_array_equal(t.grad[[0, -1]], [0.0, 1.0])
+    assert t.grad[2] == 0.5

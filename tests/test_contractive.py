@@ -231,9 +231,10 @@ def test_auto_picks_numba_for_the_contractive_model_and_numpy_for_the_denoising_
 
 def test_the_refusals_name_what_each_backend_implements() -> None:
     params, X = ContractiveSAE(4, 2).init_params(), np.full((3, 4), 0.5)
-    message = ('backend="numba" implements only the classic sparse autoencoder (tinysae.models.ClassicSAE) '
-               'and the contractive one (tinysae.models.ContractiveSAE), not DenoisingSAE; the backends '
-               'that implement this model: "numpy", "autograd"')
+    message = ('backend="numba" implements only the classic sparse autoencoder (tinysae.models.ClassicSAE), '
+               'the contractive one (tinysae.models.ContractiveSAE) and the convolutional one '
+               '(tinysae.models.ConvolutionalSAE), not DenoisingSAE; the backends that implement this model: '
+               '"numpy", "autograd"')
     with pytest.raises(UnsupportedModel) as error:
         evaluate(DenoisingSAE(4, 2), params, Batch(X), backend="numba")
     assert str(error.value) == message

@@ -220,6 +220,7 @@ DOMAINS: dict[str, Domain] = {
     "exp": Domain(((-30.0, 30.0),)),
     "log": Domain(((1e-3, 1e3),)),
     "sigmoid": Domain(((-40.0, 40.0),)),
+    "softplus": Domain(((-40.0, 40.0),)),
     "tanh": Domain(((-10.0, 10.0),)),
     "relu": Domain((ANY,)),  # including 0, where both say 0
     "abs": Domain((ANY,)),  # including 0, where both say sign(0) = 0

@@ -34,6 +34,8 @@ def test_the_lessons_are_there() -> None:
         "03_learning_edge_filters.ipynb",
         "04_denoising_and_contractive.ipynb",
         "05_deep_networks_and_self_taught_learning.ipynb",
+        "06_convolutional_autoencoders.ipynb",
+        "07_variational_autoencoders.ipynb",
     ]
 
 

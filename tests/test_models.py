@@ -119,7 +119,8 @@ def test_an_outside_model_trains_on_the_engine_to_the_pca_optimum() -> None:
     pca_error = np.sum(singular[2:] ** 2) / (2 * X.shape[0])
     assert result.history.terms["reconstruction"][-1] == pytest.approx(pca_error, rel=1e-4)
     message = (r'backend="numba" implements only the classic sparse autoencoder '
-               r'\(tinysae.models.ClassicSAE\) and the contractive one \(tinysae.models.ContractiveSAE\), '
+               r'\(tinysae.models.ClassicSAE\), the contractive one \(tinysae.models.ContractiveSAE\) and '
+               r'the convolutional one \(tinysae.models.ConvolutionalSAE\), '
                'not TiedLinear; the backends that implement this model: "autograd"')
     with pytest.raises(UnsupportedModel, match=message):
         evaluate(model, result.params, Batch(X), backend="numba")

@@ -3,12 +3,12 @@
 ``parametrize_with_checks`` runs scikit-learn's API and behaviour checks (input validation,
 ``n_features_in_``, fit idempotence, pickling, clone, dtype handling, ...) on each estimator in
 :data:`ESTIMATORS`; a new estimator is checked by adding an instance there. The instances use
-``output="identity"`` because the checks' data include negative values and values above 1,
-which a sigmoid output cannot reconstruct (and ``fit`` refuses: that is a property of the model,
-not a defect), and few iterations so that the checks take seconds. No check is skipped or
-expected to fail; scikit-learn itself skips the checks that need a package that is not
-installed (pandas, polars) or ``SCIPY_ARRAY_API=1`` set before scipy is imported: the latter
-runs below in a subprocess that sets it.
+``output="identity"`` (the variational one ``decoder="gaussian"``) because the checks' data
+include negative values and values above 1, which a sigmoid output cannot reconstruct (and
+``fit`` refuses: that is a property of the model, not a defect), and few iterations so that the
+checks take seconds. No check is skipped or expected to fail; scikit-learn itself skips the
+checks that need a package that is not installed (pandas, polars) or ``SCIPY_ARRAY_API=1`` set
+before scipy is imported: the latter runs below in a subprocess that sets it.
 """
 
 from __future__ import annotations
@@ -27,6 +27,7 @@ from sklearn.utils.estimator_checks import parametrize_with_checks  # noqa: E402
 
 from tinysae.estimator import SKLEARN_BASES, NotFittedError, SparseAutoencoder  # noqa: E402
 from tinysae.stacked import DeepAutoencoder, StackedAutoencoder  # noqa: E402
+from tinysae.vae import VariationalAutoencoder  # noqa: E402
 from tinysae.variants import ContractiveAutoencoder, DenoisingAutoencoder  # noqa: E402
 
 #: One instance per estimator (and per solver: Adam keeps float32, L-BFGS trains in float64).
@@ -38,6 +39,7 @@ ESTIMATORS = [
     ContractiveAutoencoder(n_hidden=3, output="identity", max_iter=5),
     StackedAutoencoder(hidden=(6, 4), output="identity", pretrain_iter=5, max_iter=30),
     DeepAutoencoder(hidden=(4,), n_components=2, output="identity", pretrain_iter=3, max_iter=5),
+    VariationalAutoencoder(hidden=(4,), decoder="gaussian", max_iter=3, batch_size=16, n_elbo_samples=3),
 ]
 
 
@@ -59,7 +61,7 @@ def test_estimators_derive_from_scikit_learns_bases():
 ARRAY_API_CHECK = """
 from sklearn.utils.estimator_checks import check_array_api_input
 from tinysae import (ContractiveAutoencoder, DeepAutoencoder, DenoisingAutoencoder, SparseAutoencoder,
-                     StackedAutoencoder)
+                     StackedAutoencoder, VariationalAutoencoder)
 
 for estimator in {estimators}:
     check_array_api_input(type(estimator).__name__, estimator, array_namespace="numpy",

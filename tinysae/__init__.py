@@ -4,10 +4,11 @@ The public API, by layer (each layer knows only the ones above it):
 
 * the engine: :class:`Tensor`, :func:`explain`, :func:`gradcheck` (:mod:`tinysae.autograd`);
 * the model layer: :class:`Params`, the terms (:class:`Term`, :class:`Penalty`, :class:`KL`,
-  :class:`L1`, :class:`Contraction`, :class:`CrossEntropy`), the models (:class:`Model`,
-  :class:`Batch`, :class:`ClassicSAE`, :class:`DenoisingSAE`, :class:`ContractiveSAE`,
-  :class:`DeepSAE`, :class:`SoftmaxRegression`) and the classic's settings :class:`Objective`
-  with :func:`init_params`;
+  :class:`L1`, :class:`Contraction`, :class:`CrossEntropy`; the ELBO's :class:`SampleMean`
+  terms :class:`BernoulliNLL`, :class:`GaussianNLL`, :class:`GaussianKL`), the models
+  (:class:`Model`, :class:`Batch`, :class:`ClassicSAE`, :class:`DenoisingSAE`,
+  :class:`ContractiveSAE`, :class:`DeepSAE`, :class:`ConvolutionalSAE`, :class:`SoftmaxRegression`,
+  :class:`VAE`) and the classic's settings :class:`Objective` with :func:`init_params`;
 * the backends: :func:`evaluate` (any model), :func:`loss_and_grad` (the classic),
   :func:`available_backends`, :func:`check_gradient`;
 * the sparsity-gradient derivation: :func:`sparsity_derivation`;
@@ -15,7 +16,9 @@ The public API, by layer (each layer knows only the ones above it):
 * training: :func:`lbfgs`, :func:`adam`, the estimators' base :class:`AutoencoderEstimator`,
   :class:`SparseAutoencoder` (the classic) and the seed's variants
   :class:`DenoisingAutoencoder`, :class:`ContractiveAutoencoder` (:mod:`tinysae.variants`),
-  :class:`StackedAutoencoder` and :class:`DeepAutoencoder` (:mod:`tinysae.stacked`).
+  :class:`StackedAutoencoder` and :class:`DeepAutoencoder` (:mod:`tinysae.stacked`),
+  :class:`ConvolutionalAutoencoder` (:mod:`tinysae.convolutional`) and
+  :class:`VariationalAutoencoder` (:mod:`tinysae.vae`).
 
 ``docs/design.md`` in the repository describes the layers and how to add a model or a term.
 """
@@ -25,15 +28,29 @@ from tinysae.backends import available_backends, evaluate, loss_and_grad
 from tinysae.checks import check_gradient
 from tinysae.datasets import load_digits, load_natural_images, make_sparse_sources, sample_patches
 from tinysae.derivation import sparsity_derivation
-from tinysae.models import Batch, ClassicSAE, ContractiveSAE, DeepSAE, DenoisingSAE, Model, SoftmaxRegression
+from tinysae.models import (
+    VAE,
+    Batch,
+    ClassicSAE,
+    ContractiveSAE,
+    ConvolutionalSAE,
+    DeepSAE,
+    DenoisingSAE,
+    Model,
+    SoftmaxRegression,
+)
 from tinysae.objective import Objective, init_params
 from tinysae.params import Params
 from tinysae.terms import (
     KL,
     L1,
+    BernoulliNLL,
     Contraction,
     CrossEntropy,
+    GaussianKL,
+    GaussianNLL,
     Penalty,
+    SampleMean,
     Sparsity,
     SquaredError,
     Term,
@@ -53,6 +70,8 @@ _ESTIMATORS = {
     "ContractiveAutoencoder": "variants",
     "StackedAutoencoder": "stacked",
     "DeepAutoencoder": "stacked",
+    "ConvolutionalAutoencoder": "convolutional",
+    "VariationalAutoencoder": "vae",
 }
 
 
@@ -66,23 +85,30 @@ def __getattr__(name: str) -> object:
 __all__ = [
     "KL",
     "L1",
+    "VAE",
     "AutoencoderEstimator",
     "Batch",
+    "BernoulliNLL",
     "ClassicSAE",
     "ContractiveAutoencoder",
     "ContractiveSAE",
     "Contraction",
+    "ConvolutionalAutoencoder",
+    "ConvolutionalSAE",
     "CrossEntropy",
     "DeepAutoencoder",
     "DeepSAE",
     "DenoisingAutoencoder",
     "DenoisingSAE",
+    "GaussianKL",
+    "GaussianNLL",
     "History",
     "NotFittedError",
     "Model",
     "Objective",
     "Params",
     "Penalty",
+    "SampleMean",
     "SoftmaxRegression",
     "SparseAutoencoder",
     "StackedAutoencoder",
@@ -91,6 +117,7 @@ __all__ = [
     "Tensor",
     "Term",
     "TrainResult",
+    "VariationalAutoencoder",
     "WeightDecay",
     "__version__",
     "adam",

@@ -325,8 +325,7 @@ class AutoencoderEstimator(_TransformerMixin, _BaseEstimator):
         """
         hyperparameters = self.get_params(deep=False)
         self._check_training_settings()
-        names = _column_names(X)
-        X = _as_matrix(X, "X")
+        X, names = self._fit_data(X)
         model = self._build_model(X.shape[1])
         model.check_inputs(X)
         seed = seed_from_random_state(self.random_state)
@@ -346,6 +345,10 @@ class AutoencoderEstimator(_TransformerMixin, _BaseEstimator):
         self._set_fitted(model, result.params, X.shape[1], result.history, result.stop_reason,
                          seed=seed, feature_names=names, hyperparameters=hyperparameters)
         return self
+
+    def _fit_data(self, X: object) -> tuple[np.ndarray, np.ndarray | None]:
+        """The training data as the model's matrix ``(m, n)``, and its column names (or None)."""
+        return _as_matrix(X, "X"), _column_names(X)
 
     def _set_fitted(self, model: Model, params: Params, n_features: int, history: History,
                     stop_reason: str, *, seed: int, feature_names: np.ndarray | None,

@@ -5,7 +5,8 @@ Each figure is a function ``make(run, outdir) -> Path`` registered in :data:`FIG
 once and cached (the UFLDL default run: 10000 8x8 natural-image patches, 64-25-64, rho 0.01,
 beta 3, weight decay 1e-4, 400 L-BFGS iterations, seed 0; a couple of minutes), and
 :class:`Digits` the digits split and the variants fit on it (each estimator with its defaults,
-``random_state=0``; ``benchmarks/variants_digits.py`` measures the same models). To add a
+``random_state=0``; ``benchmarks/variants_digits.py`` measures the same models), :class:`Crops`
+the natural-image crops and the convolutional autoencoder (``benchmarks/conv_results.py``). To add a
 figure, write one more decorated function.
 
 ``python -m tinysae.figures [--outdir figures] [--backend numpy] [--only NAME ...]``
@@ -52,6 +53,20 @@ class Digits:
 
 
 @dataclass
+class Crops:
+    """The natural-image crops of ``benchmarks/conv_results.py`` (1000 32x32 crops for training,
+    seed 0; 500 held out, seed 1) and ``ConvolutionalAutoencoder()`` fit on them with its defaults."""
+
+    def __post_init__(self) -> None:
+        from tinysae import ConvolutionalAutoencoder, datasets
+
+        images = datasets.load_natural_images()
+        self.train = datasets.sample_patches(images, 32, 1000, seed=0).reshape(-1, 1, 32, 32)
+        self.test = datasets.sample_patches(images, 32, 500, seed=1).reshape(-1, 1, 32, 32)
+        self.model = ConvolutionalAutoencoder(random_state=0).fit(self.train)
+
+
+@dataclass
 class Run:
     """The UFLDL default run, trained on first use and then shared by every figure."""
 
@@ -64,6 +79,14 @@ class Run:
     objective: Objective = field(default_factory=Objective)
     _result: TrainResult | None = field(default=None, repr=False)
     _digits: Digits | None = field(default=None, repr=False)
+    _crops: Crops | None = field(default=None, repr=False)
+
+    @property
+    def crops(self) -> Crops:
+        """The natural-image crops and the convolutional autoencoder fit on them (made on first access)."""
+        if self._crops is None:
+            self._crops = Crops()
+        return self._crops
 
     @property
     def digits(self) -> Digits:
@@ -204,6 +227,50 @@ def make_deep_codes(run: Run, outdir: Path) -> Path:
               ("deep autoencoder 64-48-24-2", deep.transform(digits.X_test))]
     path = outdir / "deep_codes.png"
     viz.plot_codes(panels, digits.y_test, title="2-D codes of the 540 held-out digits", path=path)
+    return path
+
+
+@figure("vae_latent")
+def make_vae_latent(run: Run, outdir: Path) -> Path:
+    """``vae_latent.png``: a variational autoencoder's 2-D latent space on the digits: the
+    held-out digits' ``mu`` coloured by class, beside the decoder's means over the plane."""
+    from tinysae import VariationalAutoencoder
+
+    digits = run.digits
+    vae = digits.model("vae 2", lambda: VariationalAutoencoder(n_latent=2, random_state=0))
+    path = outdir / "vae_latent.png"
+    viz.plot_latent_space(vae.transform(digits.X_test), digits.y_test, vae.decode,
+                          title="VariationalAutoencoder(n_latent=2) on the digits: the 540 held-out "
+                                "digits' codes mu, and decode(z)", path=path)
+    return path
+
+
+@figure("conv_filters")
+def make_conv_filters(run: Run, outdir: Path) -> Path:
+    """``conv_filters.png``: the convolutional autoencoder's 16 first-layer 8x8 filters on the
+    natural-image crops, at the random start and learned."""
+    model = run.crops.model
+    start = model.model_.init_params(model.seed_)["W1"]
+    k = len(start)
+    panels = [("random start", start.reshape(k, -1)), ("learned", model.filters_.reshape(k, -1))]
+    path = outdir / "conv_filters.png"
+    viz.compare_filters(panels, (8, 8), title="ConvolutionalAutoencoder filters (32x32 natural-image crops)",
+                        path=path)
+    return path
+
+
+@figure("conv_reconstructions")
+def make_conv_reconstructions(run: Run, outdir: Path) -> Path:
+    """``conv_reconstructions.png``: held-out 32x32 crops and their reconstructions, each with
+    its squared error."""
+    crops = run.crops
+    clean = crops.test[:8].reshape(8, -1)
+    rebuilt = crops.model.reconstruct(crops.test[:8]).reshape(8, -1)
+    error = np.mean(np.sum((rebuilt - clean) ** 2, axis=1))
+    rows = [("held-out crops", clean), (f"reconstructed\nerror {error:.2f}", rebuilt)]
+    path = outdir / "conv_reconstructions.png"
+    viz.show_image_rows(rows, (32, 32), title="ConvolutionalAutoencoder on held-out natural-image crops",
+                        path=path)
     return path
 
 

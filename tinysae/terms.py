@@ -19,10 +19,16 @@ A sparsity *penalty* is a function of the hidden code ``H (m, k)`` alone; the
 
 The engine computes any penalty; the hand-written backends implement :class:`KL` and
 :class:`L1` and refuse the others by name (:func:`tinysae.backends.supporting`).
+
+The variational autoencoder's objective is minus the ELBO, two :class:`SampleMean` terms (each
+the mean over the samples of a per-sample value, which the ELBO per sample reports): the
+reconstruction, :class:`BernoulliNLL` (from the decoder's logits) or :class:`GaussianNLL`, and
+:class:`GaussianKL`, :math:`\mathrm{KL}(q(z\mid x)\Vert\mathcal N(0, I))` in closed form.
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass
 
@@ -205,3 +211,112 @@ class CrossEntropy(Term):
     def __call__(self, nodes: Nodes) -> Tensor:
         log_P, T = nodes["log_P"], nodes["T"]
         return -(T * log_P).named("T * log_P").sum() / log_P.shape[0]
+
+
+# ---- the variational autoencoder's terms: minus the ELBO, per sample, averaged ----------------------
+#: :math:`\log 2\pi`, the Gaussian density's constant.
+LOG_2PI = math.log(2.0 * math.pi)
+
+
+class SampleMean(Term):
+    r"""A term that is a mean over the samples, :math:`\frac1m\sum_i \ell_i`.
+
+    :meth:`per_sample` gives ``ell (m,)``, one value per sample (what a model's per-sample score
+    reports, e.g. the ELBO of each sample); calling the term gives its mean. Subclasses define
+    :meth:`per_sample` only.
+    """
+
+    def per_sample(self, nodes: Nodes) -> Tensor:
+        raise NotImplementedError(f"{type(self).__name__} must define per_sample(nodes) -> Tensor (m,)")
+
+    def __call__(self, nodes: Nodes) -> Tensor:
+        return self.per_sample(nodes).mean()
+
+
+@dataclass(frozen=True)
+class BernoulliNLL(SampleMean):
+    r"""Minus the Bernoulli log-likelihood of the targets, in nats:
+    :math:`\frac1m\sum_{ij}\big[\operatorname{softplus}(L_{ij}) - T_{ij} L_{ij}\big]`.
+
+    A Bernoulli decoder with logits ``L (m, n)`` (the node named ``logits``: ``Z3``, the classic's
+    output pre-activation, by default) gives feature ``j`` of sample ``i`` the probability
+    :math:`p = \sigma(L_{ij})` of being 1, and targets ``T (m, n)`` in [0, 1] the log-likelihood
+
+    .. math:: T\log\sigma(L) + (1 - T)\log(1 - \sigma(L)) = T L - \log(1 + e^{L}),
+
+    because :math:`\log\sigma(L) = L - \log(1 + e^{L})` and :math:`\log(1 - \sigma(L)) = -\log(1 +
+    e^{L})`. Written from the logits with the engine's ``softplus`` (:math:`\log(1 + e^{L})`, computed
+    stably), it never takes the log of a probability rounded to 0 or 1; its gradient at the
+    logits is :math:`(\sigma(L) - T)/m`. :meth:`per_sample` is the sum over the features,
+    :math:`-\log p(t_i \mid \text{logits}_i)`.
+    """
+
+    logits: str = "Z3"
+    name = "reconstruction"
+
+    def per_sample(self, nodes: Nodes) -> Tensor:
+        L, T = nodes[self.logits], nodes["T"]
+        log_normaliser = L.softplus().named(f"softplus({L.name})")
+        nll = (log_normaliser - (T * L).named(f"{T.name} * {L.name}")).named(
+            f"softplus({L.name}) - {T.name} * {L.name}")
+        return nll.sum(axis=1).named("reconstruction_i")
+
+
+@dataclass(frozen=True)
+class GaussianNLL(SampleMean):
+    r"""Minus the Gaussian log-likelihood of the targets, in nats:
+
+    .. math:: \frac1m\sum_{ij}\Big[\tfrac12\log 2\pi + \tfrac12 v_j
+              + \tfrac12 (T_{ij} - \hat X_{ij})^2 e^{-v_j}\Big],
+
+    the density of :math:`\mathcal N(\hat X_{ij}, e^{v_j})` at ``T``: the decoder's mean ``Xhat
+    (m, n)`` (the node named ``mean``) and a learned log-variance ``v (n,)`` per feature (the
+    parameter named ``log_variance``). With the constant :math:`\frac12\log 2\pi` it is a true
+    negative log-likelihood (a density: it can be negative when the variance is small).
+    :meth:`per_sample` is the sum over the features.
+    """
+
+    mean: str = "Xhat"
+    log_variance: str = "logvar_x"
+    name = "reconstruction"
+
+    def per_sample(self, nodes: Nodes) -> Tensor:
+        mean, T, v = nodes[self.mean], nodes["T"], nodes[self.log_variance]
+        error = (mean - T).named(f"{mean.name} - {T.name}")
+        precision = (-v).exp().named(f"exp(-{v.name})")
+        scaled = (error.square() * precision).named(f"({mean.name} - {T.name})^2 * exp(-{v.name})")
+        nll = (0.5 * ((LOG_2PI + v) + scaled)).named("gaussian_nll")
+        return nll.sum(axis=1).named("reconstruction_i")
+
+
+@dataclass(frozen=True)
+class GaussianKL(SampleMean):
+    r"""The KL divergence of the encoder's Gaussian from the prior, averaged over the samples:
+    :math:`\frac1m\sum_i \mathrm{KL}\big(q(z\mid x_i)\,\Vert\,\mathcal N(0, I)\big)` with
+    :math:`q(z\mid x_i) = \mathcal N(\mu_i, \operatorname{diag} e^{\mathrm{logvar}_i})`, from the
+    nodes ``mu (m, d)`` and ``logvar (m, d)``, in closed form:
+
+    .. math:: \frac1m\sum_i \tfrac12\sum_j \big(\mu_{ij}^2 + e^{\mathrm{logvar}_{ij}} - 1
+              - \mathrm{logvar}_{ij}\big).
+
+    Derivation: both Gaussians factorise over the ``d`` coordinates, so the KL is a sum over
+    ``j``. For one coordinate, with :math:`q = \mathcal N(\mu, \sigma^2)` and :math:`p = \mathcal
+    N(0, 1)`,
+
+    .. math:: \mathrm{KL}(q\Vert p) = \mathbb E_q[\log q(z) - \log p(z)]
+              = \mathbb E_q\Big[-\tfrac12\log\sigma^2 - \frac{(z-\mu)^2}{2\sigma^2} + \frac{z^2}{2}\Big]
+              = -\tfrac12\log\sigma^2 - \tfrac12 + \tfrac12(\mu^2 + \sigma^2),
+
+    using :math:`\mathbb E_q(z-\mu)^2 = \sigma^2` and :math:`\mathbb E_q z^2 = \mu^2 + \sigma^2`
+    (the :math:`\log 2\pi` constants cancel); :math:`\sigma^2 = e^{\mathrm{logvar}}`. Exact, so no
+    sampling: its gradients are :math:`\mu_{ij}/m` and :math:`\frac12(e^{\mathrm{logvar}_{ij}} -
+    1)/m`. :meth:`per_sample` is ``KL_i``, shape ``(m,)``.
+    """
+
+    name = "kl"
+
+    def per_sample(self, nodes: Nodes) -> Tensor:
+        mu, logvar = nodes["mu"], nodes["logvar"]
+        growing = (mu.square().named("mu^2") + logvar.exp().named("exp(logvar)")).named("mu^2 + exp(logvar)")
+        inside = (growing - (1.0 + logvar).named("1 + logvar")).named("mu^2 + exp(logvar) - 1 - logvar")
+        return (0.5 * inside).named("kl_ij").sum(axis=1).named("kl_i")

@@ -9,7 +9,9 @@
 * :func:`plot_rho_hat`: a histogram of ``rho_hat (k,)``, the mean activation of each hidden
   unit, against the target ``rho``.
 * :func:`compare_filters`: several filter banks side by side; :func:`show_image_rows`: rows
-  of images (clean, noisy, denoised); :func:`plot_codes`: 2-D codes coloured by class.
+  of images (clean, noisy, denoised); :func:`plot_codes`: 2-D codes coloured by class;
+  :func:`plot_latent_space`: a 2-D latent space, the codes beside the decoder's images over the
+  plane (:func:`latent_grid`).
 
 Every function returns a :class:`matplotlib.figure.Figure` (shown inline when it is a
 notebook cell's value) and saves it when given ``path``. The figures are made without pyplot's
@@ -27,6 +29,7 @@ import importlib
 import math
 import os
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -250,6 +253,64 @@ def plot_codes(panels: list[tuple[str, object]], labels: object, *, title: str |
         ax.set_yticks([])
     fig.legend(*fig.axes[0].get_legend_handles_labels(), loc="outside right center", markerscale=2,
                fontsize=8, title="class")
+    if title:
+        fig.suptitle(title, fontsize=10)
+    _save(fig, path)
+    return fig
+
+
+def latent_grid(decode: Callable[[np.ndarray], object], limits: tuple[float, float] = (-3.0, 3.0),
+                size: int = 15, image_shape: tuple[int, int] = (8, 8), gap: int = 1) -> np.ndarray:
+    """The images a decoder makes over a 2-D latent plane, tiled: ``decode(Z)`` at the
+    ``size x size`` points ``z = (z1, z2)`` of a regular grid on ``limits x limits`` (both ends
+    included), ``z1`` growing to the right and ``z2`` upwards, each ``(h, w)`` image in its cell
+    and ``gap`` pixels of mid-gray (0.5) between cells. Returns the array, values in [0, 1] for a
+    decoder of probabilities."""
+    size, gap = check_int("size", size, minimum=2), check_int("gap", gap, minimum=0)
+    h, w = image_shape
+    values = np.linspace(limits[0], limits[1], size)
+    z1, z2 = np.meshgrid(values, values[::-1])  # row 0 is the top of the plane: the largest z2
+    images = np.asarray(decode(np.column_stack([z1.ravel(), z2.ravel()])), dtype=np.float64)
+    if images.shape != (size * size, h * w):
+        raise ValueError(f"decode must map Z ({size * size}, 2) to images ({size * size}, {h * w}), "
+                         f"got {images.shape}")
+    tiled = np.full((size * (h + gap) - gap, size * (w + gap) - gap), 0.5)
+    for index, image in enumerate(images):
+        r, c = divmod(index, size)
+        tiled[r * (h + gap) : r * (h + gap) + h, c * (w + gap) : c * (w + gap) + w] = image.reshape(h, w)
+    return tiled
+
+
+def plot_latent_space(codes: object, labels: object, decode: Callable[[np.ndarray], object], *,
+                      limits: tuple[float, float] = (-3.0, 3.0), size: int = 15,
+                      image_shape: tuple[int, int] = (8, 8), title: str | None = None,
+                      path: str | os.PathLike | None = None) -> Figure:
+    """A 2-D latent space, two views side by side on the same axes: the codes ``(m, 2)`` (e.g.
+    a VAE's ``mu``) coloured by class ``labels (m,)``, and the decoder's images over the plane
+    (:func:`latent_grid`, gray on [0, 1]), so each cluster sits under the images it decodes to."""
+    codes = np.asarray(codes, dtype=np.float64)
+    labels = np.asarray(labels)
+    if codes.ndim != 2 or codes.shape != (labels.shape[0], 2):
+        raise ValueError(f"codes must be (m, 2) with m = {labels.shape[0]} labels, got {codes.shape}")
+    half = (limits[1] - limits[0]) / (check_int("size", size, minimum=2) - 1) / 2  # cells centred on the grid
+    lo, hi = limits[0] - half, limits[1] + half
+    fig = _figure(figsize=(10.4, 4.8), dpi=100, layout="constrained")
+    scatter, grid = fig.subplots(1, 2)
+    colours = matplotlib.colormaps["tab10"]
+    for i, cls in enumerate(np.unique(labels)):
+        chosen = labels == cls
+        scatter.scatter(codes[chosen, 0], codes[chosen, 1], s=6, color=colours(i % 10), label=str(cls))
+    scatter.set_xlim(lo, hi)
+    scatter.set_ylim(lo, hi)
+    scatter.set_aspect("equal")
+    scatter.legend(loc="upper left", bbox_to_anchor=(1.0, 1.0), markerscale=2, fontsize=8, title="class")
+    scatter.set_title("codes, coloured by class", fontsize=10)
+    grid.imshow(latent_grid(decode, limits, size, image_shape), cmap="gray", vmin=0, vmax=1,
+                extent=(lo, hi, lo, hi), interpolation="nearest")
+    grid.set_title(f"decoded over a {size} x {size} grid of the plane", fontsize=10)
+    for ax in (scatter, grid):
+        ax.set_xlabel("z1")
+        ax.set_ylabel("z2")
     if title:
         fig.suptitle(title, fontsize=10)
     _save(fig, path)

@@ -3,9 +3,11 @@
 ``Tensor`` wraps a numpy array and records the op that made it; ``backward()`` applies each op's
 vector-Jacobian product in reverse topological order; ``explain(output, wrt)`` prints the chain
 rule step by step from the same op definitions (:data:`OPS`); ``gradcheck`` compares a gradient
-with central finite differences. It knows nothing of autoencoders.
+with central finite differences. ``conv2d`` and ``conv_transpose2d`` (:mod:`tinysae.autograd.conv`)
+take PyTorch's layout. It knows nothing of autoencoders.
 """
 
+from tinysae.autograd.conv import conv2d, conv_transpose2d
 from tinysae.autograd.explain import Derivation, explain
 from tinysae.autograd.gradcheck import (
     GradcheckReport,
@@ -25,6 +27,7 @@ from tinysae.autograd.tensor import (
     mask,
     relu,
     sigmoid,
+    softplus,
     square,
     tanh,
     where,
@@ -39,6 +42,8 @@ __all__ = [
     "Tensor",
     "absolute",
     "compare_gradients",
+    "conv2d",
+    "conv_transpose2d",
     "exp",
     "explain",
     "gradcheck",
@@ -49,6 +54,7 @@ __all__ = [
     "relative_error",
     "relu",
     "sigmoid",
+    "softplus",
     "square",
     "tanh",
     "unbroadcast",

@@ -18,8 +18,9 @@ and the gradient is ``g * formula``; for the others (matmul, transpose, sum, mea
 formula is the vector-Jacobian product itself and mentions ``<g>``.
 
 The primitive set is small on purpose; the KL divergence, the losses and TopK are composed from
-these in the layers above. ``log_softmax`` is the one exception: composed from ``exp``, ``sum``
-and ``log`` it overflows for large inputs, so it is a primitive with the max-shift inside.
+these in the layers above. ``log_softmax`` and ``softplus`` are the exceptions: composed from
+``exp``, ``sum`` and ``log`` they overflow for large inputs, so each is a primitive computed
+stably inside (the max-shift; ``logaddexp``).
 """
 
 from __future__ import annotations
@@ -89,6 +90,18 @@ def stable_sigmoid(x: np.ndarray) -> np.ndarray:
     return expit(x)
 
 
+def stable_softplus(x: np.ndarray) -> np.ndarray:
+    r""":math:`\operatorname{softplus}(x) = \log(1 + e^{x})` without overflow, in the dtype of ``x``.
+
+    Composed from ``exp`` and ``log`` it overflows to ``inf`` for :math:`x > 709.8` (float64)
+    and rounds :math:`\log(1 + e^{x})` to 0 for :math:`x < -37`. ``np.logaddexp(0, x)`` computes
+    :math:`\max(x, 0) + \log(1 + e^{-|x|})` (with ``log1p``), so ``exp`` only sees
+    :math:`-|x|`: it is exactly ``x`` for large ``x`` and :math:`e^{x}` for very negative ``x``.
+    Its derivative is :math:`\sigma(x)`.
+    """
+    return np.logaddexp(0, x)
+
+
 # ---- elementwise binary ops (the engine un-broadcasts their gradients) ---------------------------
 defop("add", lambda a, b: a + b, lambda g, out, x, k: (g, g),
       ("1", "1"), ("1", "1"), expr="<a> + <b>")
@@ -115,6 +128,8 @@ defop("log", np.log, lambda g, out, x, k: (g / x[0],),
       ("1 / <x>",), (r"\frac{1}{<x>}",), expr="log(<x>)")
 defop("sigmoid", stable_sigmoid, lambda g, out, x, k: (g * out * (1 - out),),
       ("sigmoid(<x>) * (1 - sigmoid(<x>))",), (r"\sigma(<x>)\,(1-\sigma(<x>))",), expr="sigmoid(<x>)")
+defop("softplus", stable_softplus, lambda g, out, x, k: (g * stable_sigmoid(x[0]),),
+      ("sigmoid(<x>)",), (r"\sigma(<x>)",), expr="softplus(<x>)")
 defop("tanh", np.tanh, lambda g, out, x, k: (g * (1 - out * out),),
       ("1 - tanh(<x>)^2",), (r"1-\tanh^{2}(<x>)",), expr="tanh(<x>)")
 defop("relu", lambda x: np.maximum(x, 0), lambda g, out, x, k: (g * (x[0] > 0),),

@@ -173,6 +173,10 @@ class Tensor:
     def sigmoid(self) -> Tensor:
         return apply("sigmoid", self)
 
+    def softplus(self) -> Tensor:
+        """``log(1 + exp(self))``, elementwise, computed without overflow."""
+        return apply("softplus", self)
+
     def tanh(self) -> Tensor:
         return apply("tanh", self)
 
@@ -265,6 +269,10 @@ def fill(template: str, node: Tensor, namer: Callable[[str], str] = str, g: str 
     slots.update({"<g>": g, "<out>": group(namer(node.name))})
     if "p" in node.attrs:
         slots["<p>"] = f"{node.attrs['p']:g}"
+    for key in ("stride", "padding"):  # a convolution's, a pair of ints
+        if key in node.attrs:
+            rows, columns = node.attrs[key]
+            slots[f"<{key}>"] = str(rows) if rows == columns else f"({rows}, {columns})"
     if "axis" in node.attrs:
         slots["<axis>"] = _describe_axis(node.attrs["axis"])
         slots["<N>"] = str(reduced_count(node.parents[0].shape, node.attrs["axis"]))
@@ -347,6 +355,11 @@ def log(x: object) -> Tensor:
 def sigmoid(x: object) -> Tensor:
     r""":math:`\sigma(x) = 1/(1+e^{-x})`, elementwise, overflow-free."""
     return _tensor(x).sigmoid()
+
+
+def softplus(x: object) -> Tensor:
+    r""":math:`\log(1 + e^x)`, elementwise, overflow-free; derivative :math:`\sigma(x)`."""
+    return _tensor(x).softplus()
 
 
 def tanh(x: object) -> Tensor:

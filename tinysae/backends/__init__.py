@@ -10,14 +10,18 @@ The registry maps a name to the module's import path, so a backend is imported o
 asked for and a missing optional dependency (numba-cuda, a GPU) only matters to whoever asks
 for that backend.
 
-========  ==========================================  ============================  ====================
-name      module                                      implements                    needs
-========  ==========================================  ============================  ====================
-autograd  :mod:`tinysae.backends.autograd_backend`    every model                   tinysae's own engine
-numpy     :mod:`tinysae.backends.numpy_ref`           the classic (kl, l1, none)    numpy (the reference)
-numba     :mod:`tinysae.backends.numba_cpu`           the classic (kl, l1, none)    numba
-cuda      :mod:`tinysae.backends.numba_cuda`          the classic (kl, l1, none)    numba-cuda and a GPU
-========  ==========================================  ============================  ====================
+========  ==========================================  ===============================  ====================
+name      module                                      implements                       needs
+========  ==========================================  ===============================  ====================
+autograd  :mod:`tinysae.backends.autograd_backend`    every model                      tinysae's own engine
+numpy     :mod:`tinysae.backends.numpy_ref`           the classic, contractive,        numpy (the reference)
+                                                      denoising and convolutional
+                                                      ones (kl, l1, none)
+numba     :mod:`tinysae.backends.numba_cpu`           the classic, contractive and     numba
+                                                      convolutional ones (kl, l1,
+                                                      none)
+cuda      :mod:`tinysae.backends.numba_cuda`          the classic (kl, l1, none)       numba-cuda and a GPU
+========  ==========================================  ===============================  ====================
 
 ``backend="auto"`` takes the first of :data:`AUTO_ORDER` that is available here and implements
 the model; asking a backend for a model it does not implement raises

@@ -4,8 +4,8 @@ Every backend module defines ``supports(model) -> str | None`` (None: it impleme
 otherwise a sentence saying why not) and ``evaluate(model, params, batch) -> Evaluation``. The
 engine (``autograd``) supports every model. The numpy reference and the Numba and CUDA kernels
 implement the classic sparse autoencoder with the penalties named by strings, and some of its
-variants (the numpy reference the contractive and the denoising ones, Numba the contractive
-one); :func:`classic_support` says so for all three.
+variants (the numpy reference the contractive, the denoising and the convolutional ones, Numba
+the contractive and the convolutional ones); :func:`classic_support` says so for all three.
 """
 
 from __future__ import annotations
@@ -17,6 +17,7 @@ import numpy as np
 from tinysae.models import Model
 from tinysae.models.classic import ClassicSAE
 from tinysae.models.contractive import ContractiveSAE
+from tinysae.models.convolutional import ConvolutionalSAE
 from tinysae.models.denoising import DenoisingSAE
 from tinysae.objective import Objective
 from tinysae.params import Params
@@ -46,6 +47,7 @@ MODEL_NAMES: dict[type[Model], str] = {
     ClassicSAE: "the classic sparse autoencoder (tinysae.models.ClassicSAE)",
     ContractiveSAE: "the contractive one (tinysae.models.ContractiveSAE)",
     DenoisingSAE: "the denoising one (tinysae.models.DenoisingSAE)",
+    ConvolutionalSAE: "the convolutional one (tinysae.models.ConvolutionalSAE)",
 }
 
 
@@ -55,10 +57,10 @@ def _listing(phrases: list[str]) -> str:
 
 
 def classic_support(model: Model, backend: str,
-                    models: tuple[type[ClassicSAE], ...] = (ClassicSAE,)) -> str | None:
+                    models: tuple[type[Model], ...] = (ClassicSAE,)) -> str | None:
     """None when ``model`` is, by exact type, one of ``models`` (the classic and those of its
-    variants that ``backend`` implements) with the ``"kl"``, ``"l1"`` or ``"none"`` penalty,
-    else why ``backend`` can't."""
+    variants that ``backend`` implements, each with the classic's objective) with the ``"kl"``,
+    ``"l1"`` or ``"none"`` penalty, else why ``backend`` can't."""
     if type(model) not in models:
         implemented = _listing([MODEL_NAMES[cls] for cls in models])
         return f'backend="{backend}" implements only {implemented}, not {type(model).__name__}'

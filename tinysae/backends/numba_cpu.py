@@ -37,6 +37,19 @@ threads by the same ``PARALLEL_ELEMENTS`` rule) that forms ``C2 = dC/dZ2`` in pl
 ``D^2`` and ``C2`` by column, then ``C2^T X`` by BLAS (the equations are
 :mod:`tinysae.backends.numpy_ref`'s).
 
+The convolutional model (:class:`tinysae.models.ConvolutionalSAE`) is the BLAS route with its
+matrix products replaced by the convolution kernels of :mod:`tinysae.backends._numba_conv`
+(:func:`convolutional`): the same three fused passes run on the maps and images seen as rows of
+``K H' W'`` hidden units and ``C H W`` pixels, each bias repeated over its map or channel::
+
+    Z2 = conv2d_forward(X_images, W1)           Z2 <- H = f(Z2 + b1), m rho_hat    hidden_forward
+    Z3 = conv_transpose2d_forward(H, W2)        Z3 <- D3, squared errors, db2      output_delta
+    dW2 = conv_transpose2d_weight_grad(D3, H)
+    D2 = conv_transpose2d_input_grad(D3, W2)    D2 <- (D2 + sparsity) * f'(Z2)     hidden_delta
+    dW1 = conv2d_weight_grad(D2, X_images)
+
+It compares ``Xhat`` with the batch's targets when it has them.
+
 Arithmetic is in the inputs' dtype: float32 ``X`` and parameters give float32 math and float32
 gradients; float64 (or any mix involving float64, or another float type) computes in float64.
 
@@ -64,10 +77,12 @@ from dataclasses import dataclass
 import numba
 import numpy as np
 
+from tinysae.backends import _numba_conv as conv
 from tinysae.backends import _numba_kernels as kernels
 from tinysae.backends.capabilities import Evaluation, UnsupportedModel, classic_objective, classic_support
+from tinysae.backends.numpy_ref import conv_pairs
 from tinysae.functions import rho_hat_bounds
-from tinysae.models import Batch, ClassicSAE, ContractiveSAE, Model
+from tinysae.models import Batch, ClassicSAE, ContractiveSAE, ConvolutionalSAE, Model
 from tinysae.objective import Objective
 from tinysae.params import Params
 
@@ -284,25 +299,21 @@ def loss_and_grad_blas(
     return result.loss, result.grads
 
 
+def _passes(parallel: bool) -> tuple:
+    """The three fused passes ``(hidden_forward, output_delta, hidden_delta)``: over chunks of
+    rows on numba's threads (``parallel``) or their ``*_serial`` twins on the calling thread."""
+    if parallel:
+        return kernels.hidden_forward, kernels.output_delta, kernels.hidden_delta
+    return kernels.hidden_forward_serial, kernels.output_delta_serial, kernels.hidden_delta_serial
+
+
 def _blas(params: Params, X: np.ndarray, objective: Objective, parallel: bool | None) -> _Result:
     p = _Setup(params, X, objective)
     m, n, k = p.m, p.n, p.k
     if parallel is None:
         parallel = m * (n + k) >= PARALLEL_ELEMENTS
-    if parallel:
-        chunks = max(1, min(m, _start_threads()))
-        hidden_forward, output_delta, hidden_delta = (
-            kernels.hidden_forward,
-            kernels.output_delta,
-            kernels.hidden_delta,
-        )
-    else:
-        chunks = 1
-        hidden_forward, output_delta, hidden_delta = (
-            kernels.hidden_forward_serial,
-            kernels.output_delta_serial,
-            kernels.hidden_delta_serial,
-        )
+    chunks = max(1, min(m, _start_threads())) if parallel else 1
+    hidden_forward, output_delta, hidden_delta = _passes(parallel)
     with _LOCK:
         b = _get_buffers(m, n, k, p.dtype, chunks)
         # forward
@@ -449,14 +460,60 @@ def contraction(params: Params, X: np.ndarray, weight: float,
     return float(scale * np.dot(d_sq, r)), dW1, db1
 
 
+def convolutional(model: ConvolutionalSAE, params: Params, X: np.ndarray,
+                  T: np.ndarray | None = None) -> _Result:
+    """The convolutional model's terms, gradients and ``rho_hat (K, H', W')`` for flat inputs
+    ``X (m, C H W)`` against the targets ``T`` (None: ``X``), by the convolution kernels and the
+    fused passes (module docstring), in :func:`compute_dtype`. The passes run on numba's threads
+    when ``m (C H W + K H' W') >= PARALLEL_ELEMENTS``, else on the calling thread; the
+    convolution kernels always run on numba's threads."""
+    p = _Setup(params, X, model.objective)
+    m, n, dtype = p.m, p.n, p.dtype
+    kernel, stride, padding = conv_pairs(model)
+    units, pixels = model.n_hidden, n // model.image_shape[0]  # K H' W' and H W
+    T = p.X if T is None else np.ascontiguousarray(T, dtype=dtype)
+    threads = _start_threads()
+    parallel = m * (n + units) >= PARALLEL_ELEMENTS
+    chunks = max(1, min(m, threads)) if parallel else 1
+    hidden_forward, output_delta, hidden_delta = _passes(parallel)
+    row_starts = np.linspace(0, m, chunks + 1).round().astype(np.int64)
+    col_sum_part, db1_part = np.empty((chunks, units), dtype), np.empty((chunks, units), dtype)
+    sq_err_part, db2_part = np.empty((chunks, n), dtype), np.empty((chunks, n), dtype)
+    ds = np.empty(units, dtype)
+    X_images = p.X.reshape(m, *model.image_shape)
+    with _LOCK:
+        # forward
+        Z2 = conv.conv2d_forward(X_images, p.W1, stride, padding)  # (m, K, H', W')
+        hidden_forward(Z2.reshape(m, units), np.repeat(p.b1, units // model.n_filters), p.f, row_starts,
+                       col_sum_part)  # Z2 <- H = f(Z2 + b1)
+        H = Z2
+        col_sum = col_sum_part.sum(axis=0)  # m * rho_hat
+        sparsity = kernels.sparsity_terms(col_sum, dtype.type(m), p.rho, p.beta, p.penalty, p.lo, p.hi, ds)
+        Z3 = conv.conv_transpose2d_forward(H, p.W2, stride, padding, model.output_padding)  # (m, C, H, W)
+        output_delta(Z3.reshape(m, n), np.repeat(p.b2, pixels), T, p.g, dtype.type(1) / m, row_starts,
+                     sq_err_part, db2_part)  # Z3 <- D3
+        D3 = Z3
+        # backward
+        dW2 = conv.conv_transpose2d_weight_grad(D3, H, kernel, stride, padding)
+        D2 = conv.conv_transpose2d_input_grad(D3, p.W2, stride, padding)  # (m, K, H', W'): conv2d(D3, W2)
+        hidden_delta(D2.reshape(m, units), H.reshape(m, units), p.f, p.penalty, ds, p.beta / m, row_starts,
+                     db1_part)  # D2 <- (D2 + sparsity gradient) * f'(Z2)
+        dW1 = conv.conv2d_weight_grad(D2, X_images, kernel, stride, padding)
+    db1 = db1_part.sum(axis=0).reshape(model.n_filters, -1).sum(axis=1)
+    db2 = db2_part.sum(axis=0).reshape(model.image_shape[0], -1).sum(axis=1)
+    reconstruction = sq_err_part.sum() / (2 * m)
+    rho_hat = (col_sum / m).reshape(model.n_filters, *model.map_shape)
+    return _finish(p, reconstruction, sparsity, dW1, db1, dW2, db2, rho_hat)
+
+
 # ---- as a backend ------------------------------------------------------------------------------
 #: The models this backend implements (by exact type: a subclass may have other terms).
-MODELS = (ClassicSAE, ContractiveSAE)
+MODELS = (ClassicSAE, ContractiveSAE, ConvolutionalSAE)
 
 
 def supports(model: Model) -> str | None:
-    """None when this backend implements ``model`` (the classic or the contractive model, with kl,
-    l1 or none), else why not."""
+    """None when this backend implements ``model`` (the classic, the contractive or the
+    convolutional model, with kl, l1 or none), else why not."""
     return classic_support(model, "numba", MODELS)
 
 
@@ -464,9 +521,14 @@ def evaluate(model: Model, params: Params, batch: Batch) -> Evaluation:
     """The classic's loss, gradient and terms on ``batch`` by :func:`choose_route`'s route, and
     for the contractive model the contraction's, by :func:`contraction`, added.
 
-    The kernels compare the reconstruction with the inputs themselves: a batch with separate
-    targets raises :class:`~tinysae.backends.capabilities.UnsupportedModel`.
+    The classic's kernels compare the reconstruction with the inputs themselves: a batch with
+    separate targets raises :class:`~tinysae.backends.capabilities.UnsupportedModel`. The
+    convolutional model's evaluation is :func:`convolutional`'s, with the batch's targets.
     """
+    if isinstance(model, ConvolutionalSAE):
+        result = convolutional(model, params, batch.inputs, batch.targets)
+        terms = {name: result.terms[name] for name in model.term_names()}
+        return Evaluation(sum(terms.values()), result.grads, terms, result.rho_hat)
     if batch.targets is not None:
         raise UnsupportedModel('backend="numba" reconstructs the inputs themselves; a batch with separate '
                                'targets needs backend="numpy" or backend="autograd"')

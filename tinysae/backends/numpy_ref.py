@@ -34,9 +34,30 @@ The denoising model (:class:`tinysae.models.DenoisingSAE`) is the classic on cor
 ``X_tilde = model.corrupt(X, batch.rng())`` takes the place of ``X`` everywhere above but in
 the error, which compares ``Xhat`` with the clean ``X`` (the targets ``T``).
 
+The convolutional model (:class:`tinysae.models.ConvolutionalSAE`) is the classic with its two
+matrix products replaced by a convolution and a transposed one (:mod:`tinysae.autograd.conv`,
+stride ``s``, padding ``p``), on images ``X_images (m, C, H, W)``; every position of every map is
+a hidden unit, so ``rho_hat = mean_n H`` is ``(K, H', W')`` and the terms are the classic's::
+
+    Z2 = conv2d(X_images, W1) + b1                  (m, K, H', W')   H = f(Z2)
+    Z3 = conv_transpose2d(H, W2) + b2               (m, C, H, W)     Xhat = g(Z3)
+    D3 = (Xhat - X_images) * g'(Z3) / m             (m, C, H, W)
+    dW2 = sum_{n,h,w} H[n, o, h, w] D3[n, c, s h + i - p, s w + j - p] + lambda W2   (K, C, k, k)
+    db2 = sum over n, h, w of D3                    (C,)
+    D2 = (conv2d(D3, W2) + sparsity gradient at H) * f'(Z2)                        (m, K, H', W')
+    dW1 = sum_{n,h,w} D2[n, o, h, w] X_images[n, c, s h + i - p, s w + j - p] + lambda W1
+    db1 = sum over n, h, w of D2                    (K,)
+
+(``n`` a sample, ``o`` a filter, ``(i, j)`` a tap, indices outside the image left out.)
+
+The decoder's input gradient is a conv2d (the transpose's adjoint) and its weight gradient
+contracts ``H`` with the windows of ``D3``: that is ``conv2d_weight_grad(H, D3)``, the roles of
+the upstream gradient and the input swapped. The sparsity gradient is the classic's
+(:func:`sparsity_grad_H`), per map position.
+
 This is the teaching text of the classic model (:class:`tinysae.models.ClassicSAE`, whose
-forward pass on the engine it must equal) and of those two variants; as a backend it
-implements the three with the penalties ``"kl"``, ``"l1"`` and ``"none"`` (:func:`supports`).
+forward pass on the engine it must equal) and of those three variants; as a backend it
+implements the four with the penalties ``"kl"``, ``"l1"`` and ``"none"`` (:func:`supports`).
 """
 
 from __future__ import annotations
@@ -45,15 +66,17 @@ from typing import NamedTuple
 
 import numpy as np
 
+from tinysae.autograd import conv
 from tinysae.backends.capabilities import Evaluation, classic_objective, classic_support
 from tinysae.functions import activation, clip_rho_hat
-from tinysae.models import Batch, ClassicSAE, ContractiveSAE, DenoisingSAE, Model
+from tinysae.models import Batch, ClassicSAE, ContractiveSAE, ConvolutionalSAE, DenoisingSAE, Model
 from tinysae.objective import Objective
 from tinysae.params import Params
 
 
 class Forward(NamedTuple):
-    """The forward pass's named intermediates (the names of docs/design.md)."""
+    """The forward pass's named intermediates (the names of docs/design.md; for the
+    convolutional model, maps and images)."""
 
     Z2: np.ndarray
     H: np.ndarray
@@ -176,9 +199,62 @@ def contraction_grads(X: np.ndarray, H: np.ndarray, W1: np.ndarray,
     return dW1, C2.sum(axis=0)
 
 
+# ---- the convolutional model -------------------------------------------------------------------
+def conv_pairs(model: ConvolutionalSAE) -> tuple[conv.Pair, conv.Pair, conv.Pair]:
+    """The model's ``(kernel, stride, padding)`` as the pairs of :mod:`tinysae.autograd.conv`."""
+    return ((model.kernel_size,) * 2, (model.stride,) * 2, (model.padding,) * 2)
+
+
+def conv_forward(model: ConvolutionalSAE, params: Params, X_images: np.ndarray) -> Forward:
+    """``Z2, H (m, K, H', W')``, ``rho_hat (K, H', W')``, ``Z3, Xhat (m, C, H, W)`` for images
+    ``X_images (m, C, H, W)``."""
+    _, stride, padding = conv_pairs(model)
+    objective = model.objective
+    Z2 = conv.conv2d_forward(X_images, params.W1, stride, padding) + params.b1[:, None, None]
+    H = activation(objective.activation).value(Z2)
+    rho_hat = H.mean(axis=0)
+    Z3 = conv.conv_transpose2d_forward(H, params.W2, stride, padding, model.output_padding) \
+        + params.b2[:, None, None]
+    Xhat = activation(objective.output).value(Z3)
+    return Forward(Z2, H, rho_hat, Z3, Xhat)
+
+
+def conv_backward(model: ConvolutionalSAE, params: Params, X_images: np.ndarray, fwd: Forward,
+                  T_images: np.ndarray) -> Params:
+    """``dW1, db1, dW2, db2`` by the convolutional model's backward equations above, from its
+    forward pass ``fwd`` on ``X_images`` against the targets ``T_images`` (both ``(m, C, H, W)``)."""
+    kernel, stride, padding = conv_pairs(model)
+    objective = model.objective
+    m = X_images.shape[0]
+    lam = objective.weight_decay
+    f, g = activation(objective.activation), activation(objective.output)
+    D3 = (fwd.Xhat - T_images) * g.derivative(fwd.Z3, fwd.Xhat) / m
+    dW2 = conv.conv2d_weight_grad(fwd.H, D3, kernel, stride, padding) + lam * params.W2
+    db2 = D3.sum(axis=(0, 2, 3))
+    dH = conv.conv2d_forward(D3, params.W2, stride, padding)  # the transpose's input gradient
+    D2 = (dH + sparsity_grad_H(fwd, objective, m)) * f.derivative(fwd.Z2, fwd.H)
+    dW1 = conv.conv2d_weight_grad(D2, X_images, kernel, stride, padding) + lam * params.W1
+    db1 = D2.sum(axis=(0, 2, 3))
+    return Params(W1=dW1, b1=db1, W2=dW2, b2=db2)
+
+
+def conv_evaluate(model: ConvolutionalSAE, params: Params, X: np.ndarray, T: np.ndarray | None) -> Evaluation:
+    """The convolutional model's loss, gradient and terms for flat inputs ``X (m, C H W)`` and
+    targets ``T`` (None: ``X``), by :func:`conv_forward`, the classic's :func:`terms` and
+    :func:`conv_backward`."""
+    X_images = X.reshape(X.shape[0], *model.image_shape)
+    T_images = X_images if T is None else T.reshape(X_images.shape)
+    fwd = conv_forward(model, params, X_images)
+    t = terms(params, X_images, model.objective, fwd, T_images)
+    measured = {"reconstruction": t.reconstruction, "weight_decay": t.weight_decay, "sparsity": t.sparsity}
+    values = {name: measured[name] for name in model.term_names()}
+    grads = conv_backward(model, params, X_images, fwd, T_images)
+    return Evaluation(sum(values.values()), grads, values, fwd.rho_hat)
+
+
 # ---- as a backend ------------------------------------------------------------------------------
 #: The models this backend implements (by exact type: a subclass may have other terms).
-MODELS = (ClassicSAE, ContractiveSAE, DenoisingSAE)
+MODELS = (ClassicSAE, ContractiveSAE, DenoisingSAE, ConvolutionalSAE)
 
 
 def supports(model: Model) -> str | None:
@@ -198,9 +274,12 @@ def encoder_inputs(model: Model, batch: Batch) -> tuple[np.ndarray, np.ndarray |
 
 def evaluate(model: Model, params: Params, batch: Batch) -> Evaluation:
     """The model's loss, gradient and terms on ``batch`` (inputs trusted): the classic's
-    equations on :func:`encoder_inputs`, plus the contraction for a contractive model."""
-    objective = classic_objective(model)
+    equations on :func:`encoder_inputs`, plus the contraction for a contractive model; the
+    convolutional model's by :func:`conv_evaluate`."""
     X, T = encoder_inputs(model, batch)
+    if isinstance(model, ConvolutionalSAE):
+        return conv_evaluate(model, params, X, T)
+    objective = classic_objective(model)
     fwd = forward(params, X, objective)
     t = terms(params, X, objective, fwd, T)
     measured = {"reconstruction": t.reconstruction, "weight_decay": t.weight_decay, "sparsity": t.sparsity}

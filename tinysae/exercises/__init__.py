@@ -33,6 +33,12 @@ The exercises (what the student writes, and the reference it is compared with):
   (:func:`tinysae.backends.numpy_ref.contraction_grads`).
 * :func:`check_log_softmax_vjp`: ``log_softmax_vjp(g, Z) -> dZ``, shape ``(m, C)``; the
   ``log_softmax`` op's vector-Jacobian product along the rows (:mod:`tinysae.autograd.ops`).
+* :func:`check_gaussian_kl`: ``gaussian_kl(mu, logvar) -> (kl, dmu, dlogvar)``, a number and two
+  ``(m, d)`` arrays; the mean over samples of KL(N(mu, diag exp(logvar)) || N(0, I)) and its
+  gradients (:class:`tinysae.terms.GaussianKL`).
+* :func:`check_conv2d_weight_grad`: ``conv2d_weight_grad(g, x, kernel_size, stride, padding) -> dW``,
+  shape ``(C_out, C_in, kH, kW)``; the gradient of ``sum(g * conv2d(x, w))`` with respect to ``w``
+  (:func:`tinysae.autograd.conv.conv2d_weight_grad`).
 
 :func:`strip_solutions` writes the student version of a lesson notebook: every block between
 ``### BEGIN SOLUTION`` and ``### END SOLUTION`` becomes ``raise NotImplementedError()``
@@ -50,12 +56,15 @@ The package, one module per concern (everything public is re-exported here):
 * :mod:`tinysae.exercises.gradient`: :func:`check_gradient_checker` and its mistakes;
 * :mod:`tinysae.exercises.variants`: :func:`check_contraction_grads` (lesson 4) and
   :func:`check_log_softmax_vjp` (lesson 5), and their mistakes;
+* :mod:`tinysae.exercises.vae`: :func:`check_gaussian_kl` (lesson 7) and its mistakes;
+* :mod:`tinysae.exercises.conv`: :func:`check_conv2d_weight_grad` (lesson 6) and its mistakes;
 * :mod:`tinysae.exercises.solutions`: :func:`strip_solutions` and the command line.
 """
 
 from __future__ import annotations
 
 from tinysae.exercises.backprop import BACKPROP_MISTAKES, BACKPROP_OUTPUTS, check_backprop
+from tinysae.exercises.conv import CONV_WEIGHT_GRAD_MISTAKES, check_conv2d_weight_grad
 from tinysae.exercises.feedback import (
     FAIL_MARK,
     MATCH_TOLERANCE,
@@ -77,6 +86,7 @@ from tinysae.exercises.sparsity import (
     check_sigmoid,
     check_sparsity_delta,
 )
+from tinysae.exercises.vae import GAUSSIAN_KL_MISTAKES, GAUSSIAN_KL_OUTPUTS, check_gaussian_kl
 from tinysae.exercises.variants import (
     CONTRACTION_MISTAKES,
     CONTRACTION_OUTPUTS,
@@ -91,8 +101,11 @@ __all__ = [
     "BACKPROP_OUTPUTS",
     "CONTRACTION_MISTAKES",
     "CONTRACTION_OUTPUTS",
+    "CONV_WEIGHT_GRAD_MISTAKES",
     "DELTA_MISTAKES",
     "FAIL_MARK",
+    "GAUSSIAN_KL_MISTAKES",
+    "GAUSSIAN_KL_OUTPUTS",
     "GRADIENT_EPS",
     "GRADIENT_MISTAKES",
     "KL_MISTAKES",
@@ -110,6 +123,8 @@ __all__ = [
     "Mistake",
     "check_backprop",
     "check_contraction_grads",
+    "check_conv2d_weight_grad",
+    "check_gaussian_kl",
     "check_gradient_checker",
     "check_kl_divergence",
     "check_kl_gradient",

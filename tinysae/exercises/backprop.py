@@ -23,6 +23,7 @@ from tinysae.exercises.feedback import (
     _call,
     _compare_outputs,
     _matching_mistake,
+    _not_a_function,
     _report,
 )
 from tinysae.exercises.sparsity import _kl, _s
@@ -241,8 +242,7 @@ def check_backprop(student_loss_and_grad: Callable[[Params, np.ndarray, Objectiv
     """
     exercise = "loss_and_grad (backprop)"
     if not callable(student_loss_and_grad):
-        return _report(Feedback(exercise, False, [f"expected a function, got "
-                                f"{type(student_loss_and_grad).__name__}"]), verbose)
+        return _report(_not_a_function(exercise, student_loss_and_grad), verbose)
     worst = dict.fromkeys(BACKPROP_OUTPUTS, 0.0)
     cases = _backprop_cases()
     for number, (params, X, objective, description) in enumerate(cases, start=1):

@@ -27,8 +27,10 @@ from tinysae.exercises.feedback import (
     Feedback,
     Mistake,
     _as_array,
+    _changed_in_place,
     _compare_outputs,
     _matching_mistake,
+    _not_a_function,
     _report,
     _run_case,
 )
@@ -161,10 +163,7 @@ def check_conv2d_weight_grad(
     """
     exercise = "conv2d_weight_grad"
     if not callable(student_weight_grad):
-        return _report(Feedback(exercise, False, [f"expected a function, got "
-                                f"{type(student_weight_grad).__name__}"],
-                                hint="pass the function itself, without calling it: "
-                                     "check(my_function), not check(my_function())"), verbose)
+        return _report(_not_a_function(exercise, student_weight_grad), verbose)
     worst = {"dW": 0.0}
     cases = _conv_cases()
     padded_yet = False
@@ -179,9 +178,8 @@ def check_conv2d_weight_grad(
             return _report(failure, verbose)
         padded_yet = padded_yet or padding > 0
         if changed:
-            return _report(Feedback(exercise, False, [where, f"your function changed its input "
-                                    f"{', '.join(changed)} in place"],
-                                    hint="work on copies (np.pad makes one); never modify g or x"), verbose)
+            hint = "work on copies (np.pad makes one); never modify g or x"
+            return _report(_changed_in_place(exercise, where, changed, hint), verbose)
         got, problem = _as_array(value, "dW")
         if problem is not None:
             return _report(Feedback(exercise, False, [where, problem]), verbose)

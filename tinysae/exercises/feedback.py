@@ -202,6 +202,19 @@ def _copy_args(args: tuple) -> list[object]:
     return [arg.copy() if isinstance(arg, np.ndarray) else arg for arg in args]
 
 
+def _not_a_function(exercise: str, student: object) -> Feedback:
+    """What a checker says when it is given something other than a function (e.g. a call's result)."""
+    return Feedback(exercise, False, [f"expected a function, got {type(student).__name__}"],
+                    hint="pass the function itself, without calling it: "
+                         "check(my_function), not check(my_function())")
+
+
+def _changed_in_place(exercise: str, where: str, changed: list[str], hint: str) -> Feedback:
+    """What a checker says when the student's function modified the inputs ``changed`` in place."""
+    what = f"your function changed its input {', '.join(changed)} in place"
+    return Feedback(exercise, False, [where, what], hint=hint)
+
+
 def _run_case(exercise: str, student: Callable, case: Case,
               where: str) -> tuple[Any, list[str], Feedback | None]:
     """Call ``student`` on ``case.args``: ``(value, the inputs it changed in place, None)``, or
@@ -219,9 +232,7 @@ def _check_function(exercise: str, student: object, cases: list[Case],
                     verbose: bool) -> Feedback:
     """Run ``student`` on every case against ``reference``; stop at the first wrong case."""
     if not callable(student):
-        return _report(Feedback(exercise, False, [f"expected a function, got {type(student).__name__}"],
-                                hint="pass the function itself, without calling it: "
-                                     "check(my_function), not check(my_function())"), verbose)
+        return _report(_not_a_function(exercise, student), verbose)
     worst = 0.0
     for number, case in enumerate(cases, start=1):
         where = f"case {number} of {len(cases)}: {case.description}"
@@ -229,9 +240,8 @@ def _check_function(exercise: str, student: object, cases: list[Case],
         if failure is not None:
             return _report(failure, verbose)
         if changed:
-            return _report(Feedback(exercise, False, [where, f"your function changed its input "
-                                    f"{', '.join(changed)} in place"],
-                                    hint="work on a copy (x = x.copy()) or put each entry back"), verbose)
+            return _report(_changed_in_place(exercise, where, changed,
+                                             "work on a copy (x = x.copy()) or put each entry back"), verbose)
         got, problem = _as_array(value, "your result")
         if problem is not None:
             return _report(Feedback(exercise, False, [where, problem]), verbose)

@@ -21,6 +21,7 @@ from tinysae.exercises.feedback import (
     _as_array,
     _compare,
     _matching_mistake,
+    _not_a_function,
     _report,
     _run_case,
 )
@@ -131,8 +132,7 @@ def check_gradient_checker(student_numerical_gradient: Callable[..., np.ndarray]
     """
     exercise = "numerical_gradient"
     if not callable(student_numerical_gradient):
-        return _report(Feedback(exercise, False, [f"expected a function, got "
-                                f"{type(student_numerical_gradient).__name__}"]), verbose)
+        return _report(_not_a_function(exercise, student_numerical_gradient), verbose)
     worst = 0.0
     cases = _gradient_cases()
     for number, (fun, theta, exact, description) in enumerate(cases, start=1):

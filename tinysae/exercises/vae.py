@@ -28,8 +28,10 @@ from tinysae.exercises.feedback import (
     Feedback,
     Mistake,
     _as_array,
+    _changed_in_place,
     _close,
     _compare_outputs,
+    _not_a_function,
     _report,
     _run_case,
 )
@@ -182,10 +184,7 @@ def check_gaussian_kl(
     """
     exercise = "gaussian_kl"
     if not callable(student_gaussian_kl):
-        return _report(Feedback(exercise, False, [f"expected a function, got "
-                                f"{type(student_gaussian_kl).__name__}"],
-                                hint="pass the function itself, without calling it: "
-                                     "check(my_function), not check(my_function())"), verbose)
+        return _report(_not_a_function(exercise, student_gaussian_kl), verbose)
     worst = dict.fromkeys(GAUSSIAN_KL_OUTPUTS, 0.0)
     cases = _kl_cases()
     for number, case in enumerate(cases, start=1):
@@ -194,9 +193,8 @@ def check_gaussian_kl(
         if failure is not None:
             return _report(failure, verbose)
         if changed:
-            return _report(Feedback(exercise, False, [where, f"your function changed its input "
-                                    f"{', '.join(changed)} in place"],
-                                    hint="work on copies; never modify mu or logvar"), verbose)
+            return _report(_changed_in_place(exercise, where, changed,
+                                             "work on copies; never modify mu or logvar"), verbose)
         outputs, problem = _parse_kl(value)
         if problem is not None:
             return _report(Feedback(exercise, False, [where, problem]), verbose)

@@ -36,9 +36,11 @@ from tinysae.exercises.feedback import (
     Feedback,
     Mistake,
     _as_array,
+    _changed_in_place,
     _check_function,
     _close,
     _compare_outputs,
+    _not_a_function,
     _report,
     _run_case,
 )
@@ -196,10 +198,7 @@ def check_contraction_grads(
     """
     exercise = "contraction_grads"
     if not callable(student_contraction_grads):
-        return _report(Feedback(exercise, False, [f"expected a function, got "
-                                f"{type(student_contraction_grads).__name__}"],
-                                hint="pass the function itself, without calling it: "
-                                     "check(my_function), not check(my_function())"), verbose)
+        return _report(_not_a_function(exercise, student_contraction_grads), verbose)
     worst = dict.fromkeys(CONTRACTION_OUTPUTS, 0.0)
     cases = _contraction_cases()
     for number, (args, description) in enumerate(cases, start=1):
@@ -209,9 +208,8 @@ def check_contraction_grads(
         if failure is not None:
             return _report(failure, verbose)
         if changed:
-            return _report(Feedback(exercise, False, [where, f"your function changed its input "
-                                    f"{', '.join(changed)} in place"],
-                                    hint="work on copies; never modify X, H or W1"), verbose)
+            return _report(_changed_in_place(exercise, where, changed,
+                                             "work on copies; never modify X, H or W1"), verbose)
         outputs, problem = _parse_pair(value)
         if problem is not None:
             return _report(Feedback(exercise, False, [where, problem]), verbose)

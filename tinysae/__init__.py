@@ -12,7 +12,7 @@ The public API, by layer (each layer knows only the ones above it):
 * the backends: :func:`evaluate` (any model), :func:`loss_and_grad` (the classic),
   :func:`available_backends`, :func:`check_gradient`;
 * the sparsity-gradient derivation: :func:`sparsity_derivation`;
-* data: :func:`load_natural_images`, :func:`sample_patches`, :func:`load_digits`;
+* data: :func:`load_natural_images`, :func:`sample_patches`, :func:`load_digits`, :func:`load_mnist`;
 * training: :func:`lbfgs`, :func:`adam`, the estimators' base :class:`AutoencoderEstimator`,
   :class:`SparseAutoencoder` (the classic) and the seed's variants
   :class:`DenoisingAutoencoder`, :class:`ContractiveAutoencoder` (:mod:`tinysae.variants`),
@@ -26,7 +26,7 @@ The public API, by layer (each layer knows only the ones above it):
 from tinysae.autograd import Tensor, explain, gradcheck
 from tinysae.backends import available_backends, evaluate, loss_and_grad
 from tinysae.checks import check_gradient
-from tinysae.datasets import load_digits, load_natural_images, make_sparse_sources, sample_patches
+from tinysae.datasets import load_digits, load_mnist, load_natural_images, make_sparse_sources, sample_patches
 from tinysae.derivation import sparsity_derivation
 from tinysae.models import (
     VAE,
@@ -129,6 +129,7 @@ __all__ = [
     "init_params",
     "lbfgs",
     "load_digits",
+    "load_mnist",
     "load_natural_images",
     "loss_and_grad",
     "make_sparse_sources",

@@ -10,7 +10,9 @@ iterations, random state 0), prints progress and a summary, and writes the filte
 ``tinysae encode MODEL.npz DATA.npy -o CODES.npy`` writes the saved model's hidden codes of the
 data (``model.transform(X)``); ``tinysae reconstruct MODEL.npz DATA.npy -o OUT.npy`` writes its
 reconstructions (``model.reconstruct(X)``). ``tinysae explain`` prints the step-by-step
-derivation of the sparsity term's gradient. ``tinysae --version`` prints the version.
+derivation of the sparsity term's gradient. ``tinysae experiments [NAME ...] [--quick] [--out DIR]
+[--data digits|mnist] [--mnist-dir DIR]`` runs the applications of :mod:`tinysae.experiments`
+(it needs scikit-learn: ``tinysae[experiments]``). ``tinysae --version`` prints the version.
 
 :func:`main` takes ``argv`` (default ``sys.argv[1:]``) and returns the exit status:
 
@@ -44,6 +46,7 @@ from typing import NoReturn
 import numpy as np
 
 import tinysae
+from tinysae import experiments
 from tinysae.backends import BACKENDS, BackendUnavailable, get_backend, resolve
 from tinysae.objective import ACTIVATIONS, OUTPUTS, Objective, check_data, init_params
 from tinysae.terms import PENALTIES
@@ -198,6 +201,15 @@ def _build_parser() -> argparse.ArgumentParser:
     ex.add_argument("--random-state", "--seed", dest="random_state", type=_integer(0), default=0,
                     metavar="SEED", help="seed of the small example the numbers come from")
     ex.set_defaults(handler=_explain)
+
+    exp = commands.add_parser(
+        "experiments",
+        help="run the applications against scikit-learn's baselines (tinysae[experiments])",
+        description="Run the applications of tinysae.experiments (default: all), print each one's "
+                    "table and write its figures and NAME.json under --out.",
+    )
+    experiments.add_arguments(exp)
+    exp.set_defaults(handler=_experiments)
     return parser
 
 
@@ -479,6 +491,14 @@ def _explain(args: argparse.Namespace) -> int:
     return 0
 
 
+def _experiments(args: argparse.Namespace) -> int:
+    try:
+        experiments.run_arguments(args)
+    except experiments.UsageError as exc:
+        raise UsageError(str(exc)) from exc
+    return 0
+
+
 def _error(command: str, message: object) -> None:
     print(f"{command}: error: {_one_line(message)}", file=sys.stderr)
 
@@ -506,7 +526,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             return exc.code if isinstance(exc.code, int) else 2
         if args.command is None:
             parser.print_help()
-            _error(command, "no command given; choose one of train, encode, reconstruct, explain")
+            _error(command, f"no command given; choose one of {', '.join(parser.commands)}")
             return 2
         command = f"tinysae {args.command}"
         return args.handler(args)

@@ -11,7 +11,7 @@
 * :func:`compare_filters`: several filter banks side by side; :func:`show_image_rows`: rows
   of images (clean, noisy, denoised); :func:`plot_codes`: 2-D codes coloured by class;
   :func:`plot_latent_space`: a 2-D latent space, the codes beside the decoder's images over the
-  plane (:func:`latent_grid`).
+  plane (:func:`latent_grid`); :func:`plot_roc_curves`: detectors' ROC curves on one plot.
 
 Every function returns a :class:`matplotlib.figure.Figure` (shown inline when it is a
 notebook cell's value) and saves it when given ``path``. The figures are made without pyplot's
@@ -313,5 +313,29 @@ def plot_latent_space(codes: object, labels: object, decode: Callable[[np.ndarra
         ax.set_ylabel("z2")
     if title:
         fig.suptitle(title, fontsize=10)
+    _save(fig, path)
+    return fig
+
+
+def plot_roc_curves(curves: list[tuple[str, object, object]], *, title: str | None = None,
+                    path: str | os.PathLike | None = None) -> Figure:
+    """ROC curves on one plot: ``curves`` is a list of ``(label, fpr, tpr)``, the false- and
+    true-positive rates of each detector as its threshold moves (``sklearn.metrics.roc_curve``),
+    drawn with the diagonal of a detector that guesses."""
+    if not curves:
+        raise ValueError("plot_roc_curves needs at least one (label, fpr, tpr) curve")
+    fig = _figure(figsize=(5.5, 5.0), dpi=100, layout="constrained")
+    ax = fig.add_subplot()
+    for label, fpr, tpr in curves:
+        ax.plot(np.asarray(fpr, dtype=np.float64), np.asarray(tpr, dtype=np.float64), label=label, lw=1.5)
+    ax.plot([0, 1], [0, 1], color="gray", ls="--", lw=1, label="chance (AUC 0.5)")
+    ax.set_xlim(0, 1)
+    ax.set_ylim(0, 1.01)
+    ax.set_aspect("equal")
+    ax.set_xlabel("false-positive rate (normal images flagged)")
+    ax.set_ylabel("true-positive rate (anomalies found)")
+    ax.legend(loc="lower right", fontsize=8)
+    if title:
+        ax.set_title(title, fontsize=9)
     _save(fig, path)
     return fig

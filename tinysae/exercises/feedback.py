@@ -189,6 +189,19 @@ def _matching_mistake(got: np.ndarray, expected: np.ndarray,
     return None
 
 
+def _mistake_matching_all(outputs: dict[str, np.ndarray], names: Sequence[str], mistakes: Sequence[Mistake],
+                          args: tuple) -> Mistake | None:
+    """The first of ``mistakes`` whose outputs (``mistake.compute(*args)``, one per name of
+    ``names``) all equal the student's ``outputs``: a checker of several outputs names a mistake
+    only when every output matches it."""
+    with np.errstate(all="ignore"):
+        for mistake in mistakes:
+            variant = dict(zip(names, mistake.compute(*args)))
+            if all(_close(outputs[name], variant[name], MATCH_TOLERANCE) for name in names):
+                return mistake
+    return None
+
+
 def _changed_inputs(case: Case, before: list[object]) -> list[str]:
     """Names of the array arguments the student's function changed in place."""
     changed = []

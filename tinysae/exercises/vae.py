@@ -23,14 +23,13 @@ import numpy as np
 
 from tinysae.autograd import Tensor
 from tinysae.exercises.feedback import (
-    MATCH_TOLERANCE,
     Case,
     Feedback,
     Mistake,
     _as_array,
     _changed_in_place,
-    _close,
     _compare_outputs,
+    _mistake_matching_all,
     _not_a_function,
     _report,
     _run_case,
@@ -158,11 +157,9 @@ def _parse_kl(value: object) -> tuple[dict[str, np.ndarray] | None, str | None]:
 def _kl_hint(args: tuple, outputs: dict[str, np.ndarray], wrong: list[str]) -> tuple[str, str | None]:
     """The hint and the key of the known mistake whose three outputs all equal the student's;
     with none, a hint from which outputs are wrong."""
-    with np.errstate(all="ignore"):
-        for mistake in GAUSSIAN_KL_MISTAKES:
-            variant = dict(zip(GAUSSIAN_KL_OUTPUTS, mistake.compute(*args)))
-            if all(_close(outputs[name], variant[name], MATCH_TOLERANCE) for name in GAUSSIAN_KL_OUTPUTS):
-                return mistake.hint, mistake.key
+    mistake = _mistake_matching_all(outputs, GAUSSIAN_KL_OUTPUTS, GAUSSIAN_KL_MISTAKES, args)
+    if mistake is not None:
+        return mistake.hint, mistake.key
     if wrong == ["kl"]:
         return ("the gradients are right, so look at the value: (1/m) sum_i (1/2) sum_j (mu^2 + "
                 "exp(logvar) - 1 - logvar), one number"), None

@@ -31,15 +31,14 @@ from scipy.special import expit, log_softmax, softmax
 from tinysae.autograd.ops import OPS
 from tinysae.backends import numpy_ref
 from tinysae.exercises.feedback import (
-    MATCH_TOLERANCE,
     Case,
     Feedback,
     Mistake,
     _as_array,
     _changed_in_place,
     _check_function,
-    _close,
     _compare_outputs,
+    _mistake_matching_all,
     _not_a_function,
     _report,
     _run_case,
@@ -168,11 +167,9 @@ def _contraction_hint(args: tuple, outputs: dict[str, np.ndarray],
                       wrong: list[str]) -> tuple[str, str | None]:
     """The hint and the key of the known mistake whose two outputs both equal the student's;
     with none, a hint localising the error from which outputs are wrong."""
-    with np.errstate(all="ignore"):
-        for mistake in CONTRACTION_MISTAKES:
-            variant = dict(zip(CONTRACTION_OUTPUTS, mistake.compute(*args)))
-            if all(_close(outputs[name], variant[name], MATCH_TOLERANCE) for name in CONTRACTION_OUTPUTS):
-                return mistake.hint, mistake.key
+    mistake = _mistake_matching_all(outputs, CONTRACTION_OUTPUTS, CONTRACTION_MISTAKES, args)
+    if mistake is not None:
+        return mistake.hint, mistake.key
     if wrong == ["dW1"]:
         return ("db1 is right, so C2 = dC/dZ2 is right: look at dW1 = C2^T X plus the direct path "
                 "through the row norms r_j = ||W1_j||^2"), None

@@ -118,7 +118,7 @@ def test_data_mnist_reads_the_idx_files(tmp_path, capsys):
 
 
 ERRORS = [
-    (["nope"], "unknown experiment 'nope'; choose from anomaly"),
+    (["nope"], "unknown experiment 'nope'; choose from " + ", ".join(experiments.EXPERIMENTS)),
     (["--data", "mnist"], "--data mnist needs --mnist-dir DIR"),
     (["--data", "mnist", "--mnist-dir", "missing"], "load_mnist looked in missing (no such directory)"),
     (["--data", "fashion"], "argument --data: invalid choice: 'fashion'"),

@@ -26,6 +26,14 @@ strongest ``window x window`` neighbourhood (default 4 x 4, a quarter of an 8 x 
 Two measures of what the variants learn sit beside them: :func:`psnr`, how close a denoised
 image is to the clean one, and :func:`jacobian_norm`, how much an encoder's code moves when its
 input moves (what a contractive autoencoder keeps small), measured by finite differences.
+
+**The superposition setting's SAE metrics** (codes ``H (m, F)``: ``m`` samples, ``F``
+latents; inputs ``X`` and reconstructions ``Xhat (m, d)``): :func:`l0`, the mean number of
+latents firing (nonzero) per sample; :func:`normalized_mse`, the squared error over that of
+predicting each column's mean (Gao et al. 2024), and :func:`explained_variance`, ``1 -
+normalized_mse`` (SAELens); :func:`latent_density`, the fraction of samples each latent
+fires on, and from it :func:`dead_fraction` (latents that never fire in the ``m`` samples
+given) and :func:`dense_fraction` (latents firing on more than 10% of them).
 """
 
 from __future__ import annotations
@@ -34,6 +42,8 @@ from collections.abc import Callable
 from typing import NamedTuple
 
 import numpy as np
+
+from tinysae.validation import check_real
 
 
 class FilterScores(NamedTuple):
@@ -135,3 +145,108 @@ def jacobian_norm(transform: Callable[[np.ndarray], np.ndarray], X: object, h: f
     minus = (X[:, None, :] - steps[None]).reshape(-1, n)
     J = (np.asarray(transform(plus)) - np.asarray(transform(minus))).reshape(m, n, -1) / (2 * h)
     return float(np.mean(np.sum(J**2, axis=(1, 2))))
+
+
+# --- The superposition setting's SAE metrics: codes H (m, F), inputs X and reconstructions Xhat (m, d) ---
+
+#: The density above which a latent counts as dense: firing on more than 10% of samples, the cut-off
+#: for "high-frequency" latents (Sun, Engels and Tegmark, "High Frequency Latents Are Features, Not
+#: Bugs", ICLR 2025 SLLM workshop: "occur on greater than 10% of tokens", after Rajamanoharan et al.
+#: 2024's JumpReLU SAEs, arXiv:2407.14435).
+DENSE_THRESHOLD = 0.1
+
+
+def _check_matrix(name: str, A: object) -> np.ndarray:
+    """``A`` as a float64 ``(rows, columns)`` array, both ``>= 1``, real and finite."""
+    A = np.asarray(A)
+    if A.dtype.kind not in "biuf":
+        raise TypeError(f"{name} must be an array of real numbers, got dtype {A.dtype}")
+    if A.ndim != 2 or 0 in A.shape:
+        raise ValueError(f"{name} must be 2-D (samples, columns) and non-empty, got shape {A.shape}")
+    A = A.astype(np.float64)
+    if not np.all(np.isfinite(A)):
+        raise ValueError(f"{name} holds NaN or inf")
+    return A
+
+
+def l0(H: object) -> float:
+    r"""The mean number of latents that fire per sample: :math:`\frac{1}{m} \sum_i \#\{j : H_{ij}
+    \neq 0\}` for codes ``H (m, F)``. (SAELens counts ``H > 0``: the same for the non-negative
+    codes of ReLU, TopK and JumpReLU SAEs.)"""
+    H = _check_matrix("H", H)
+    return float(np.count_nonzero(H, axis=1).mean())
+
+
+def normalized_mse(X: object, Xhat: object) -> float:
+    r"""OpenAI's normalized MSE: the reconstruction's squared error over that of predicting every
+    sample by the mean sample,
+
+    .. math::
+
+        \mathrm{NMSE} = \frac{\sum_{ij} (\hat X_{ij} - X_{ij})^2}{\sum_{ij} (X_{ij} - \bar x_j)^2},
+        \qquad \bar x_j = \frac{1}{m} \sum_i X_{ij},
+
+    for ``X, Xhat (m, d)``: 0 for a perfect reconstruction, 1 for the mean predictor. Gao et al.
+    2024, "Scaling and evaluating sparse autoencoders" (arXiv:2406.04093), report every MSE
+    divided by the error of always predicting the mean activation; their code
+    (github.com/openai/sparse_autoencoder, ``sparse_autoencoder/kernels.py``, ``normalized_mse``,
+    commit 4965b94 of 2024-06-30) computes ``mse(recon, xs) / mse(xs.mean(dim=0) broadcast, xs)``,
+    both means over all ``m d`` entries, which is this ratio. The mean is that of the ``X`` given.
+    Raises ValueError when every row of ``X`` is the same (the denominator is 0).
+    """
+    X = _check_matrix("X", X)
+    Xhat = _check_matrix("Xhat", Xhat)
+    if X.shape != Xhat.shape:
+        raise ValueError(f"X has shape {X.shape} and Xhat {Xhat.shape}; they must match")
+    baseline = np.sum((X - X.mean(axis=0)) ** 2)
+    if baseline == 0:
+        raise ValueError(
+            "X has no variance (every row is the same): the mean predictor is exact and the "
+            "normalized MSE is undefined"
+        )
+    return float(np.sum((Xhat - X) ** 2) / baseline)
+
+
+def explained_variance(X: object, Xhat: object) -> float:
+    r"""SAELens's explained variance, ``1 - normalized_mse(X, Xhat)``: the same quantity as
+    :func:`normalized_mse`, one minus it (provided under both names because both are looked for),
+
+    .. math::
+
+        \mathrm{EV} = 1 - \frac{\frac{1}{m}\sum_i \lVert \hat x_i - x_i \rVert^2}
+                               {\frac{1}{m}\sum_i \lVert x_i - \bar x \rVert^2},
+
+    1 for a perfect reconstruction, 0 for the mean predictor, negative for worse. This is the
+    "conventional" definition SAELens adopted in PR #443 (April 2025), as
+    ``sae_lens/training/sae_trainer.py`` computes it in SAELens 6.18.0 (github.com/jbloomAus/SAELens,
+    now decoderesearch/SAELens): ``1 - per_token_l2_loss.mean() / total_variance.mean()`` with
+    ``total_variance = (sae_in - sae_in.mean(0)).pow(2).sum(-1)``. Not SAELens's
+    ``explained_variance_legacy``, the mean over samples of per-sample ratios. (In 6.18.0,
+    ``sae_lens/evals.py`` subtracts from :math:`\frac{1}{m}\sum_i \lVert x_i\rVert^2` the square
+    of the mean of all :math:`X_{ij}^2` instead of :math:`\lVert \bar x\rVert^2`; measured here,
+    that gives 0.73 instead of 0 for the mean predictor of 4096 samples of 16-D N(3, I) data.
+    SAELens issue #659, fixed by PR #665.)
+    """
+    return 1.0 - normalized_mse(X, Xhat)
+
+
+def latent_density(H: object) -> np.ndarray:
+    r"""``(F,)``: the fraction of the ``m`` samples on which each latent fires,
+    :math:`\frac{1}{m} \#\{i : H_{ij} \neq 0\}`, in [0, 1] (SAELens's ``feature_density``)."""
+    H = _check_matrix("H", H)
+    return np.count_nonzero(H, axis=0) / H.shape[0]
+
+
+def dead_fraction(H: object) -> float:
+    """The fraction of latents that never fire on the samples given: dead in N samples, N =
+    ``len(H)``. A latent that fires once in a million samples looks dead in ten thousand."""
+    return float(np.mean(latent_density(H) == 0))
+
+
+def dense_fraction(H: object, threshold: float = DENSE_THRESHOLD) -> float:
+    """The fraction of latents firing on more than ``threshold`` of the samples (strictly;
+    default :data:`DENSE_THRESHOLD` = 0.1, the field's cut-off for dense latents)."""
+    threshold = check_real("threshold", threshold, minimum=0)
+    if threshold >= 1:
+        raise ValueError(f"threshold must be a fraction in [0, 1), got {threshold:g}")
+    return float(np.mean(latent_density(H) > threshold))

@@ -48,6 +48,21 @@ except ImportError:
         """Stands for ``sklearn.base.ClassifierMixin`` (the estimator defines ``score`` itself)."""
 
 
+#: The label of an unlabelled row in ``StackedAutoencoder.fit(X, y)`` (scikit-learn's semi-supervised
+#: convention).
+UNLABELLED = -1
+
+
+def unlabelled_rows(labels: np.ndarray) -> np.ndarray:
+    """The boolean mask ``(m,)`` of the labels ``(m,)`` equal to :data:`UNLABELLED`: numbers, or
+    objects (a label -1 among str ones); str labels (numpy's str dtype) have none."""
+    if labels.dtype.kind in "iuf":
+        return labels == UNLABELLED
+    if labels.dtype.kind == "O":
+        return np.array([label == UNLABELLED for label in labels], dtype=bool)
+    return np.zeros(labels.shape[0], dtype=bool)
+
+
 def check_hidden(hidden: object) -> tuple[int, ...]:
     """``hidden`` as a non-empty tuple of positive ints, or a ValueError / TypeError saying why."""
     if isinstance(hidden, (str, bytes)) or not isinstance(hidden, Sequence) or len(hidden) == 0:
@@ -65,9 +80,10 @@ class _LayerwiseEstimator(AutoencoderEstimator):
         """The objective of layer ``layer``'s (1-based) sparse autoencoder, of ``n_layers``."""
         raise NotImplementedError(f"{type(self).__name__} must define _layer_objective(layer, n_layers)")
 
-    def _prepare_targets(self, X: np.ndarray, y: object) -> np.ndarray | None:
-        """The fine-tuning batch's targets from ``y`` (None: reconstruct ``X``)."""
-        return None
+    def _prepare_targets(self, X: np.ndarray, y: object) -> tuple[np.ndarray | None, np.ndarray | None]:
+        """The targets of the top and of fine-tuning from ``y`` (None: reconstruct ``X``), and
+        the boolean mask ``(m,)`` of the rows of ``X`` they belong to (None: every row)."""
+        return None, None
 
     def _train_head(self, codes: np.ndarray, targets: np.ndarray | None, seed: int) -> Params | None:
         """The top's parameters, trained on the top ``codes`` (None: no top)."""
@@ -115,19 +131,21 @@ class _LayerwiseEstimator(AutoencoderEstimator):
         self._check_training_settings()
         names = _column_names(X)
         X = _as_matrix(X, "X")
-        targets = self._prepare_targets(X, y)
+        targets, labelled = self._prepare_targets(X, y)
         model = self._build_model(X.shape[1])
         model.check_inputs(X)
         seed = seed_from_random_state(self.random_state)
-        layers, histories, codes = self._pretrain(X, model.sizes, seed)
-        params = assemble(layers, self._train_head(codes, targets, seed))
+        layers, histories, codes = self._pretrain(X, model.sizes, seed)  # every row of X
+        # the top and fine-tuning see only the rows that have targets
+        X_top, codes_top = (X, codes) if labelled is None else (X[labelled], codes[labelled])
+        params = assemble(layers, self._train_head(codes_top, targets, seed))
         self.pretrained_params_ = params
         self.pretrain_histories_ = histories
         if self.fine_tune:
             options: dict[str, Any] = {"max_iter": int(self.max_iter)} if self.solver == "lbfgs" else {
                 "epochs": int(self.max_iter), "batch_size": int(self.batch_size),
                 "learning_rate": float(self.learning_rate)}
-            result = train(params, X, model, solver=self.solver, backend=self._backend_for(model),
+            result = train(params, X_top, model, solver=self.solver, backend=self._backend_for(model),
                            targets=targets, seed=seed, verbose=bool(self.verbose), **options)
             params, history, reason = result.params, result.history, result.stop_reason
         else:
@@ -140,6 +158,14 @@ class _LayerwiseEstimator(AutoencoderEstimator):
 class StackedAutoencoder(_ClassifierMixin, _LayerwiseEstimator):
     """UFLDL's stacked autoencoder classifier: pre-trained sparse layers, a softmax on top, and
     fine-tuning of the whole stack on the labels.
+
+    **Unlabelled rows** (scikit-learn's semi-supervised convention, as in
+    ``sklearn.semi_supervised``): a row of ``X`` whose label in ``y`` is ``-1`` is unlabelled.
+    Pre-training learns from every row of ``X``; the softmax layer and fine-tuning train on the
+    labelled rows only, so ``fit(X, y)`` with ``y = -1`` on some rows is self-taught learning:
+    features from all the images, the classifier from the few labelled ones. ``classes_`` holds
+    the labelled rows' classes (never ``-1``); ``fit`` raises ``ValueError`` when every row is
+    unlabelled or the labelled rows hold fewer than 2 classes. Str labels have no unlabelled row.
 
     Parameters
     ----------
@@ -168,7 +194,7 @@ class StackedAutoencoder(_ClassifierMixin, _LayerwiseEstimator):
     Attributes
     ----------
     classes_:
-        The labels seen by ``fit``, sorted; ``predict`` returns them.
+        The labels seen by ``fit`` on its labelled rows, sorted; ``predict`` returns them.
     params_, pretrained_params_, model_, history_, pretrain_histories_, n_features_in_, seed_:
         As for the other estimators, plus the network before fine-tuning and each layer's
         pre-training history.
@@ -223,7 +249,7 @@ class StackedAutoencoder(_ClassifierMixin, _LayerwiseEstimator):
         return DeepSAE((n_features, *check_hidden(self.hidden)), n_classes=len(self.classes_),
                        weight_decay=self.fine_tune_weight_decay, fine_tune="classification")
 
-    def _prepare_targets(self, X: np.ndarray, y: object) -> np.ndarray:
+    def _prepare_targets(self, X: np.ndarray, y: object) -> tuple[np.ndarray, np.ndarray]:
         if y is None:
             raise ValueError(f"{type(self).__name__} requires y to be passed, but the target y is None: "
                              "fit(X, y) needs the labels")
@@ -240,11 +266,16 @@ class StackedAutoencoder(_ClassifierMixin, _LayerwiseEstimator):
         if labels.dtype.kind == "f" and np.any(labels != np.round(labels)):
             raise ValueError("Unknown label type: continuous. y holds non-integer numbers; a classifier "
                              "needs class labels")
-        classes, encoded = np.unique(labels, return_inverse=True)
+        labelled = ~unlabelled_rows(labels)
+        if not labelled.any():
+            raise ValueError(f"every label in y is {UNLABELLED} (unlabelled); the softmax layer and "
+                             "fine-tuning need labelled rows")
+        classes, encoded = np.unique(labels[labelled], return_inverse=True)
         if len(classes) < 2:
-            raise ValueError(f"y holds one class ({classes.tolist()[0]!r}); a classifier needs at least 2")
+            raise ValueError(f"y holds one class ({classes.tolist()[0]!r}); a classifier needs at least 2 "
+                             f"among the labelled rows (label {UNLABELLED} marks an unlabelled row)")
         self.classes_ = classes
-        return one_hot(encoded.ravel(), len(classes))
+        return one_hot(encoded.ravel(), len(classes)), labelled
 
     def _train_head(self, codes: np.ndarray, targets: np.ndarray, seed: int) -> Params:
         head = SoftmaxRegression(codes.shape[1], targets.shape[1], self.fine_tune_weight_decay)
@@ -255,7 +286,8 @@ class StackedAutoencoder(_ClassifierMixin, _LayerwiseEstimator):
 
     def fit(self, X: object, y: object = None) -> StackedAutoencoder:
         """Pre-train the layers on ``X (m, n)``, train the softmax on the top code with labels
-        ``y (m,)``, then fine-tune (``fine_tune=True``). Returns ``self``."""
+        ``y (m,)``, then fine-tune (``fine_tune=True``); the softmax and fine-tuning use only the
+        rows whose label is not ``-1`` (unlabelled). Returns ``self``."""
         return self._fit_stack(X, y)
 
     def fit_transform(self, X: object, y: object = None) -> np.ndarray:

@@ -12,6 +12,10 @@
   of images (clean, noisy, denoised); :func:`plot_codes`: 2-D codes coloured by class;
   :func:`plot_latent_space`: a 2-D latent space, the codes beside the decoder's images over the
   plane (:func:`latent_grid`); :func:`plot_roc_curves`: detectors' ROC curves on one plot.
+* :func:`plot_latent_density`: a histogram of log10 of each latent's firing density, the dead
+  latents counted in the legend (the plot SAELens and Anthropic show).
+* :func:`plot_grouped_bars`: one bar per method in each group of settings (accuracy per label
+  budget, error per code size), with optional error bars and a log scale.
 
 Every function returns a :class:`matplotlib.figure.Figure` (shown inline when it is a
 notebook cell's value) and saves it when given ``path``. The figures are made without pyplot's
@@ -37,9 +41,9 @@ import matplotlib
 import numpy as np
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
-from matplotlib.ticker import MaxNLocator
+from matplotlib.ticker import FuncFormatter, LogLocator, MaxNLocator, NullFormatter
 
-from tinysae.metrics import as_filters
+from tinysae.metrics import DENSE_THRESHOLD, as_filters, latent_density
 from tinysae.validation import check_int
 
 _notebook_display_ready = False
@@ -337,5 +341,74 @@ def plot_roc_curves(curves: list[tuple[str, object, object]], *, title: str | No
     ax.legend(loc="lower right", fontsize=8)
     if title:
         ax.set_title(title, fontsize=9)
+    _save(fig, path)
+    return fig
+
+
+def plot_latent_density(H: object, *, title: str | None = None,
+                        path: str | os.PathLike | None = None) -> Figure:
+    """Histogram of ``log10`` of the firing density (:func:`tinysae.metrics.latent_density`) of
+    each latent of codes ``H (m, F)`` that fires at least once; the legend counts the dead ones
+    (never firing in these ``m`` samples), which a log scale cannot show. Dashed lines mark
+    ``1/m``, the lowest density ``m`` samples can measure, and the dense cut-off 0.1."""
+    density = latent_density(H)
+    m, F = np.shape(H)
+    alive = density[density > 0]
+    n_dead = F - alive.size
+    fig = _figure(figsize=(6, 3.8), dpi=100, layout="constrained")
+    ax = fig.add_subplot()
+    label = f"{alive.size} latents that fire; {n_dead} dead ({n_dead / F:.1%}) in {m} samples"
+    if alive.size:
+        low = math.log10(1 / m)
+        bins = np.linspace(min(low, -1.0), 0.0, 41)  # density 1 (log 0) falls in the last, closed bin
+        ax.hist(np.log10(alive), bins=bins, color="tab:blue", edgecolor="white", label=label)
+        ax.axvline(low, color="gray", ls=":", label=f"1 / m = 1 / {m}: the lowest density measurable")
+    else:
+        ax.plot([], [], " ", label=label)  # nothing fires: the legend still says so
+    ax.axvline(math.log10(DENSE_THRESHOLD), color="black", ls="--", label=f"dense: > {DENSE_THRESHOLD:g}")
+    ax.set_xlabel("log10(density): fraction of samples on which a latent fires")
+    ax.set_ylabel("latents")
+    ax.yaxis.set_major_locator(MaxNLocator(integer=True))
+    ax.legend(loc="upper left", fontsize=8)
+    ax.set_title(title or f"latent density of {F} latents over {m} samples", fontsize=10)
+    _save(fig, path)
+    return fig
+
+
+def plot_grouped_bars(values: dict[str, object], groups: list[str], *,
+                      errors: dict[str, object] | None = None, ylabel: str = "", log: bool = False,
+                      ylim: tuple[float, float] | None = None, title: str | None = None,
+                      path: str | os.PathLike | None = None) -> Figure:
+    """Grouped bars: ``values`` maps each method to its ``(G,)`` values, one per group of
+    ``groups`` (e.g. accuracy per label budget, error per code size); each group holds one bar
+    per method, in the order of ``values``, labelled with its value. ``errors`` (method ->
+    ``(G,)``, optional) draws each bar's error bar (e.g. a standard deviation over draws);
+    ``log`` puts the values on a log scale, ``ylim`` fixes the value axis."""
+    if not values:
+        raise ValueError("plot_grouped_bars needs at least one method's values")
+    G = len(groups)
+    for method, row in values.items():
+        if np.shape(row) != (G,):
+            raise ValueError(f"the values of {method!r} must be ({G},), one per group, got {np.shape(row)}")
+    width = 0.8 / len(values)
+    fig = _figure(figsize=(max(6.5, 0.45 * G * len(values) + 2.0), 4.2), dpi=100, layout="constrained")
+    ax = fig.add_subplot()
+    for index, (method, row) in enumerate(values.items()):
+        x = np.arange(G) + (index - (len(values) - 1) / 2) * width
+        spread = None if errors is None or method not in errors else np.asarray(errors[method], float)
+        bars = ax.bar(x, np.asarray(row, dtype=np.float64), width, yerr=spread, capsize=3, label=method)
+        ax.bar_label(bars, fmt="%.3g", fontsize=7, padding=2)
+    ax.set_xticks(np.arange(G), groups)
+    if log:
+        ax.set_yscale("log")
+        ax.yaxis.set_major_locator(LogLocator(subs=(1.0, 2.0, 5.0)))  # 0.1, 0.2, 0.5, 1, 2, 5, ...
+        ax.yaxis.set_major_formatter(FuncFormatter(lambda value, _: f"{value:g}"))  # not 5 x 10^-1
+        ax.yaxis.set_minor_formatter(NullFormatter())
+    if ylim is not None:
+        ax.set_ylim(*ylim)
+    ax.set_ylabel(ylabel)
+    ax.legend(fontsize=8)
+    if title:
+        ax.set_title(title, fontsize=10)
     _save(fig, path)
     return fig

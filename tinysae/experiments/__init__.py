@@ -6,6 +6,13 @@ registered in :data:`EXPERIMENTS`. It fits its methods on ``split``'s training p
 figure under ``out`` and returns a :class:`~tinysae.experiments.results.Result`: rows of method
 x setting, each with the metric and the seconds taken (:mod:`tinysae.experiments.results`).
 
+* ``features`` (:mod:`tinysae.experiments.features`): self-taught learning, features learned
+  without labels (PCA, a sparse autoencoder, a stacked one's pre-training), then the held-out
+  accuracy of a classifier on 10 labels per class and on all labels, against the raw pixels;
+* ``reduction`` (:mod:`tinysae.experiments.reduction`): the held-out squared error per image
+  through a code of 2 to 32 numbers, of PCA, a sparse autoencoder and a deep autoencoder;
+* ``denoising`` (:mod:`tinysae.experiments.denoising`): Gaussian noise on the held-out images,
+  the PSNR of the noisy input, PCA, a plain autoencoder and the denoising autoencoder;
 * ``anomaly`` (:mod:`tinysae.experiments.anomaly`): each digit class held out in turn, the ROC
   AUC of the autoencoder, the VAE, PCA and IsolationForest.
 
@@ -31,12 +38,18 @@ from pathlib import Path
 import tinysae
 from tinysae.experiments.anomaly import anomaly
 from tinysae.experiments.data import DATASETS, Split, load_split
+from tinysae.experiments.denoising import denoising
+from tinysae.experiments.features import features
+from tinysae.experiments.reduction import reduction
 from tinysae.experiments.results import Result, format_table, timed
 
 __all__ = ["EXPERIMENTS", "Result", "Split", "UsageError", "add_arguments", "main", "run", "run_arguments"]
 
 #: name -> the application's function ``(split, quick, out) -> Result``.
 EXPERIMENTS: dict[str, Callable[[Split, bool, Path], Result]] = {
+    "features": features,
+    "reduction": reduction,
+    "denoising": denoising,
     "anomaly": anomaly,
 }
 

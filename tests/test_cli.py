@@ -384,7 +384,8 @@ def test_no_command_prints_the_help_and_one_error_line(capsys):
     captured = capsys.readouterr()
     assert "train" in captured.out and "encode" in captured.out
     assert one_error_line(captured.err, "tinysae") == (
-        "tinysae: error: no command given; choose one of train, encode, reconstruct, explain, experiments")
+        "tinysae: error: no command given; choose one of train, encode, reconstruct, explain, experiments, "
+        "superposition")
 
 
 def test_argparse_errors_are_one_line_pointing_to_help(capsys):

@@ -8,7 +8,9 @@ The public API, by layer (each layer knows only the ones above it):
   terms :class:`BernoulliNLL`, :class:`GaussianNLL`, :class:`GaussianKL`), the models
   (:class:`Model`, :class:`Batch`, :class:`ClassicSAE`, :class:`DenoisingSAE`,
   :class:`ContractiveSAE`, :class:`DeepSAE`, :class:`ConvolutionalSAE`, :class:`SoftmaxRegression`,
-  :class:`VAE`) and the classic's settings :class:`Objective` with :func:`init_params`;
+  :class:`VAE`; the dictionary SAEs :class:`ReLUModel`, :class:`TopKModel`,
+  :class:`JumpReLUModel` with their terms :class:`DecoderNormL1`, :class:`AuxK`, :class:`L0`) and
+  the classic's settings :class:`Objective` with :func:`init_params`;
 * the backends: :func:`evaluate` (any model), :func:`loss_and_grad` (the classic),
   :func:`available_backends`, :func:`check_gradient`;
 * the sparsity-gradient derivation: :func:`sparsity_derivation`;
@@ -18,7 +20,9 @@ The public API, by layer (each layer knows only the ones above it):
   :class:`DenoisingAutoencoder`, :class:`ContractiveAutoencoder` (:mod:`tinysae.variants`),
   :class:`StackedAutoencoder` and :class:`DeepAutoencoder` (:mod:`tinysae.stacked`),
   :class:`ConvolutionalAutoencoder` (:mod:`tinysae.convolutional`) and
-  :class:`VariationalAutoencoder` (:mod:`tinysae.vae`).
+  :class:`VariationalAutoencoder` (:mod:`tinysae.vae`); the SAEs of the superposition setting
+  :class:`ReLUSAE`, :class:`TopKSAE`, :class:`JumpReLUSAE` (:mod:`tinysae.dictionary`), with
+  their metrics in :mod:`tinysae.metrics` and ground-truth data in :mod:`tinysae.synthetic`.
 
 ``docs/design.md`` in the repository describes the layers and how to add a model or a term.
 """
@@ -39,14 +43,18 @@ from tinysae.models import (
     Model,
     SoftmaxRegression,
 )
+from tinysae.models.dictionary import JumpReLUModel, ReLUModel, TopKModel
 from tinysae.objective import Objective, init_params
 from tinysae.params import Params
 from tinysae.terms import (
     KL,
+    L0,
     L1,
+    AuxK,
     BernoulliNLL,
     Contraction,
     CrossEntropy,
+    DecoderNormL1,
     GaussianKL,
     GaussianNLL,
     Penalty,
@@ -72,6 +80,9 @@ _ESTIMATORS = {
     "DeepAutoencoder": "stacked",
     "ConvolutionalAutoencoder": "convolutional",
     "VariationalAutoencoder": "vae",
+    "ReLUSAE": "dictionary",
+    "TopKSAE": "dictionary",
+    "JumpReLUSAE": "dictionary",
 }
 
 
@@ -84,8 +95,10 @@ def __getattr__(name: str) -> object:
 
 __all__ = [
     "KL",
+    "L0",
     "L1",
     "VAE",
+    "AuxK",
     "AutoencoderEstimator",
     "Batch",
     "BernoulliNLL",
@@ -96,6 +109,7 @@ __all__ = [
     "ConvolutionalAutoencoder",
     "ConvolutionalSAE",
     "CrossEntropy",
+    "DecoderNormL1",
     "DeepAutoencoder",
     "DeepSAE",
     "DenoisingAutoencoder",
@@ -103,11 +117,15 @@ __all__ = [
     "GaussianKL",
     "GaussianNLL",
     "History",
+    "JumpReLUModel",
+    "JumpReLUSAE",
     "NotFittedError",
     "Model",
     "Objective",
     "Params",
     "Penalty",
+    "ReLUModel",
+    "ReLUSAE",
     "SampleMean",
     "SoftmaxRegression",
     "SparseAutoencoder",
@@ -116,6 +134,8 @@ __all__ = [
     "SquaredError",
     "Tensor",
     "Term",
+    "TopKModel",
+    "TopKSAE",
     "TrainResult",
     "VariationalAutoencoder",
     "WeightDecay",

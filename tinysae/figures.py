@@ -274,6 +274,22 @@ def make_conv_reconstructions(run: Run, outdir: Path) -> Path:
     return path
 
 
+@figure("latent_density")
+def make_latent_density(run: Run, outdir: Path) -> Path:
+    """``latent_density.png``: how often each latent of ``tinysae superposition``'s TopK SAE
+    fires on the held-out synthetic samples (its settings and data: :mod:`tinysae.superposition`)."""
+    from tinysae import superposition
+
+    data, n_train = superposition.make_data()
+    model = superposition.make_model("TopKSAE").fit(data.X[:n_train])
+    H = model.transform(data.X[n_train:])
+    path = outdir / "latent_density.png"
+    title = (f"TopKSAE, {superposition.N_LATENTS} latents, k = 4, on {superposition.N_FEATURES} "
+             "synthetic features (held out)")
+    viz.plot_latent_density(H, title=title, path=path)
+    return path
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Write every figure (or those named by ``--only``) to ``--outdir``; return 0."""
     parser = argparse.ArgumentParser(prog="python -m tinysae.figures", description=__doc__.splitlines()[0])

@@ -24,6 +24,11 @@ The variational autoencoder's objective is minus the ELBO, two :class:`SampleMea
 the mean over the samples of a per-sample value, which the ELBO per sample reports): the
 reconstruction, :class:`BernoulliNLL` (from the decoder's logits) or :class:`GaussianNLL`, and
 :class:`GaussianKL`, :math:`\mathrm{KL}(q(z\mid x)\Vert\mathcal N(0, I))` in closed form.
+
+The dictionary SAEs of the superposition setting (:mod:`tinysae.models.dictionary`) add
+:class:`DecoderNormL1` (a ReLU SAE's L1, weighted by the decoder's column norms), :class:`AuxK`
+(a TopK SAE's dead latents reconstructing the residual) and :class:`L0` (a JumpReLU SAE's count
+of firing latents, trained through a pseudo-derivative).
 """
 
 from __future__ import annotations
@@ -32,7 +37,7 @@ import math
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from tinysae.autograd import Tensor
+from tinysae.autograd import Tensor, step
 from tinysae.validation import check_real
 
 Nodes = Mapping[str, Tensor]
@@ -320,3 +325,79 @@ class GaussianKL(SampleMean):
         growing = (mu.square().named("mu^2") + logvar.exp().named("exp(logvar)")).named("mu^2 + exp(logvar)")
         inside = (growing - (1.0 + logvar).named("1 + logvar")).named("mu^2 + exp(logvar) - 1 - logvar")
         return (0.5 * inside).named("kl_ij").sum(axis=1).named("kl_i")
+
+
+# ---- the terms of the dictionary SAEs (tinysae/models/dictionary.py) -------------------------------
+@dataclass(frozen=True)
+class DecoderNormL1(Term):
+    r"""The L1 penalty of a ReLU SAE, each latent weighted by the norm of its decoder column
+    (Anthropic's "Towards Monosemanticity" update, April 2024):
+
+    .. math:: \frac{\lambda}{m}\sum_{i,j} H_{ij}\,\lVert W_2[:, j]\rVert_2
+
+    with ``H (m, F) >= 0`` and the decoder ``W2 (n, F)``. The weighting makes the penalty blind
+    to rescaling a latent (halving ``H[:, j]`` and doubling ``W2[:, j]``), which would otherwise
+    shrink it for free; with unit-norm columns it is the plain L1 penalty.
+    """
+
+    coefficient: float
+    name = "sparsity"
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "coefficient", check_real("coefficient", self.coefficient, minimum=0))
+
+    def __call__(self, nodes: Nodes) -> Tensor:
+        H, W2 = nodes["H"], nodes["W2"]
+        norms = (W2.square().sum(axis=0).named("||W2_j||^2") ** 0.5).named("||W2_j||")
+        return self.coefficient / H.shape[0] * (H * norms).sum()
+
+
+@dataclass(frozen=True)
+class AuxK(Term):
+    r"""The auxiliary loss of a TopK SAE (Gao et al. 2024, "Scaling and evaluating sparse
+    autoencoders", section A.2): the dead latents' top ``aux_k`` reconstruct what the live ones
+    missed,
+
+    .. math:: \frac{\alpha}{2m}\sum_i \lVert E_i - \hat E_i \rVert^2, \qquad
+              E = T - \hat X \ \text{(a constant)}, \qquad \hat E = H_{\mathrm{aux}} W_2^{\top},
+
+    from the nodes ``E (m, n)`` (the residual, not differentiated) and ``Ehat (m, n)``, which
+    :class:`~tinysae.models.dictionary.TopKModel` names. Its gradient reaches only the dead
+    latents: their encoder rows and decoder columns, which the main loss never trains.
+    """
+
+    coefficient: float
+    name = "auxk"
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "coefficient", check_real("coefficient", self.coefficient, minimum=0))
+
+    def __call__(self, nodes: Nodes) -> Tensor:
+        E, Ehat = nodes["E"], nodes["Ehat"]
+        error = (Ehat - E).named("Ehat - E")
+        return self.coefficient / (2 * E.shape[0]) * error.square().sum()
+
+
+@dataclass(frozen=True)
+class L0(Term):
+    r"""The L0 penalty of a JumpReLU SAE (Rajamanoharan et al. 2024, "Jumping ahead"): how many
+    latents fire, per sample,
+
+    .. math:: \frac{\lambda}{m}\sum_{i,j} \mathbb{1}[Z_2[i, j] > \theta_j],
+
+    from the nodes ``Z2 (m, F)`` and ``theta (F,)``, by the engine's ``step`` op: its true
+    derivative is 0 almost everywhere, and its VJP carries the pseudo-derivative in
+    :math:`\theta` (:func:`tinysae.autograd.step`).
+    """
+
+    coefficient: float
+    bandwidth: float
+    name = "sparsity"
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "coefficient", check_real("coefficient", self.coefficient, minimum=0))
+
+    def __call__(self, nodes: Nodes) -> Tensor:
+        Z2, theta = nodes["Z2"], nodes["theta"]
+        fires = step(Z2, theta, self.bandwidth).named("[Z2 > theta]")
+        return self.coefficient / Z2.shape[0] * fires.sum()

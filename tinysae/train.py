@@ -371,6 +371,31 @@ def lbfgs(
     return result
 
 
+class AdamMoments:
+    """Adam's running moments of each parameter's gradient, and the update they make (the
+    contract in this module's docstring)."""
+
+    def __init__(self, params: Params, beta1: float, beta2: float, eps: float) -> None:
+        self.beta1, self.beta2, self.eps = beta1, beta2, eps
+        self.mom = {key: np.zeros_like(a) for key, a in params.items()}
+        self.vel = {key: np.zeros_like(a) for key, a in params.items()}
+
+    def step(self, params: Params, grads: Params | dict[str, np.ndarray], learning_rate: float,
+             t: int) -> Params:
+        """The parameters after Adam step ``t`` (1-based) with ``grads``, in their own dtype; a
+        new :class:`Params` (one assignment: Ctrl-C never leaves a half-updated step)."""
+        beta1, beta2 = self.beta1, self.beta2
+        updated = {}
+        for key, p in params.items():
+            g = grads[key]
+            self.mom[key] = beta1 * self.mom[key] + (1 - beta1) * g
+            self.vel[key] = beta2 * self.vel[key] + (1 - beta2) * g * g
+            mhat = self.mom[key] / (1 - beta1**t)
+            vhat = self.vel[key] / (1 - beta2**t)
+            updated[key] = (p - learning_rate * mhat / (np.sqrt(vhat) + self.eps)).astype(p.dtype)
+        return Params(updated)
+
+
 def step_seed(seed: int, step: int) -> int:
     """The seed of Adam's minibatch ``step`` in a run seeded ``seed``: every step draws its own
     random numbers (fresh corruption, fresh samples), reproducibly."""
@@ -429,8 +454,7 @@ def adam(
     progress = Progress(verbose, print_every, "epoch", stream)
     m = X.shape[0]
     rng = np.random.default_rng(seed)
-    mom = {key: np.zeros_like(a) for key, a in params.items()}
-    vel = {key: np.zeros_like(a) for key, a in params.items()}
+    moments = AdamMoments(params, beta1, beta2, eps)
     current = params
     initial = _evaluate(module, model, params, data, "at the initial parameters", LBFGS_ADVICE)
     best_loss, best = initial.loss, params
@@ -446,15 +470,7 @@ def adam(
                 batch = Batch(X[rows], None if T is None else T[rows], step_seed(seed, t))
                 evaluation = _evaluate(module, model, current, batch, f"at Adam step {t}", advice)
                 batch_losses.append(float(evaluation.loss))
-                updated = {}
-                for key, p in current.items():
-                    g = evaluation.grads[key]
-                    mom[key] = beta1 * mom[key] + (1 - beta1) * g
-                    vel[key] = beta2 * vel[key] + (1 - beta2) * g * g
-                    mhat = mom[key] / (1 - beta1**t)
-                    vhat = vel[key] / (1 - beta2**t)
-                    updated[key] = (p - learning_rate * mhat / (np.sqrt(vhat) + eps)).astype(X.dtype)
-                current = Params(updated)  # one assignment: Ctrl-C never leaves a half-updated step
+                current = moments.step(current, evaluation.grads, learning_rate, t)
             history.record_loss(epoch, float(np.mean(batch_losses)))
             where = f"after Adam epoch {epoch} (step {t})"
             _check_params(current, where, advice)

@@ -20,7 +20,11 @@ formula is the vector-Jacobian product itself and mentions ``<g>``.
 The primitive set is small on purpose; the KL divergence, the losses and TopK are composed from
 these in the layers above. ``log_softmax`` and ``softplus`` are the exceptions: composed from
 ``exp``, ``sum`` and ``log`` they overflow for large inputs, so each is a primitive computed
-stably inside (the max-shift; ``logaddexp``).
+stably inside (the max-shift; ``logaddexp``). ``jumprelu`` and ``step`` (a JumpReLU SAE's
+activation and its L0 count) are the one place where an op's VJP is *not* its derivative: their
+derivative in the threshold is 0 almost everywhere, so they carry the straight-through
+pseudo-derivative of Rajamanoharan et al. (2024), and their ``text`` says so, so that
+``explain`` shows it.
 """
 
 from __future__ import annotations
@@ -136,6 +140,43 @@ defop("relu", lambda x: np.maximum(x, 0), lambda g, out, x, k: (g * (x[0] > 0),)
       ("[<x> > 0]",), (r"\mathbb{1}[<x> > 0]",), expr="relu(<x>)")
 defop("abs", np.abs, lambda g, out, x, k: (g * np.sign(x[0]),),
       ("sign(<x>)",), (r"\operatorname{sign}(<x>)",), expr="|<x>|")
+
+
+# ---- the jump of a JumpReLU SAE: a true derivative of 0, replaced by a pseudo-derivative ----------
+def rectangle(u: np.ndarray) -> np.ndarray:
+    r"""The rectangle kernel :math:`K(u) = \mathbb{1}[-\tfrac12 < u < \tfrac12]`, in the dtype of ``u``."""
+    return (np.abs(u) < 0.5).astype(u.dtype)
+
+
+def _jumprelu_vjp(g: np.ndarray, out: np.ndarray, x: Arrays, k: dict[str, Any]) -> Arrays:
+    """``g [z > theta]`` to ``z``; to ``theta`` the straight-through pseudo-derivative
+    ``g * -(theta / eps) K((z - theta) / eps)`` (the true derivative is 0 almost everywhere)."""
+    z, theta = x
+    eps = k["bandwidth"]
+    return g * (z > theta), g * (-(theta / eps) * rectangle((z - theta) / eps))
+
+
+def _step_vjp(g: np.ndarray, out: np.ndarray, x: Arrays, k: dict[str, Any]) -> Arrays:
+    """Nothing to ``z`` (the true derivative, 0 almost everywhere); to ``theta`` the pseudo-derivative
+    ``g * -(1 / eps) K((z - theta) / eps)``."""
+    z, theta = x
+    eps = k["bandwidth"]
+    return np.zeros_like(g * z), g * (-(1 / eps) * rectangle((z - theta) / eps))
+
+
+PSEUDO = "straight-through pseudo-derivative; the true derivative is 0 almost everywhere"
+PSEUDO_LATEX = rf"_{{\text{{{PSEUDO}}}}}"
+defop("jumprelu", lambda z, theta, bandwidth: z * (z > theta), _jumprelu_vjp,
+      ("[<a> > <b>]", f"-(<b> / <eps>) * rect((<a> - <b>) / <eps>)  ({PSEUDO})"),
+      (r"\mathbb{1}[<a> > <b>]",
+       r"\underbrace{-\tfrac{<b>}{<eps>}\,K\!\left(\tfrac{<a> - <b>}{<eps>}\right)}" + PSEUDO_LATEX),
+      expr="jumprelu(<a>; <b>)")
+defop("step", lambda z, theta, bandwidth: (z > theta).astype(np.result_type(z, theta)), _step_vjp,
+      ("0  (the true derivative, 0 almost everywhere: the step sends nothing to <a>)",
+       f"-(1 / <eps>) * rect((<a> - <b>) / <eps>)  ({PSEUDO})"),
+      (r"\underbrace{0}_{\text{the true derivative}}",
+       r"\underbrace{-\tfrac{1}{<eps>}\,K\!\left(\tfrac{<a> - <b>}{<eps>}\right)}" + PSEUDO_LATEX),
+      expr="step(<a> - <b>)")
 
 
 # ---- structural ops: the formula is the vector-Jacobian product itself ----------------------------

@@ -273,6 +273,8 @@ def fill(template: str, node: Tensor, namer: Callable[[str], str] = str, g: str 
         if key in node.attrs:
             rows, columns = node.attrs[key]
             slots[f"<{key}>"] = str(rows) if rows == columns else f"({rows}, {columns})"
+    if "bandwidth" in node.attrs:  # a JumpReLU's pseudo-derivative
+        slots["<eps>"] = f"{node.attrs['bandwidth']:g}"
     if "axis" in node.attrs:
         slots["<axis>"] = _describe_axis(node.attrs["axis"])
         slots["<N>"] = str(reduced_count(node.parents[0].shape, node.attrs["axis"]))
@@ -398,6 +400,40 @@ def where(condition: object, a: object, b: object) -> Tensor:
         raise TypeError(f"where(condition, a, b): condition must be a boolean array, got dtype {cond.dtype}")
     first = a if isinstance(a, Tensor) else b if isinstance(b, Tensor) else Tensor(a)
     return apply("where", first._lift(a), first._lift(b), mask=cond)
+
+
+def _bandwidth(bandwidth: object) -> float:
+    if isinstance(bandwidth, bool) or not isinstance(bandwidth, (int, float, np.floating, np.integer)) \
+            or not np.isfinite(bandwidth) or bandwidth <= 0:
+        raise ValueError(f"bandwidth must be a positive finite number, got {bandwidth!r}")
+    return float(bandwidth)
+
+
+def jumprelu(z: object, theta: object, bandwidth: float) -> Tensor:
+    r"""JumpReLU: :math:`z\,\mathbb{1}[z > \theta]`, elementwise (``theta`` broadcast, one threshold
+    per column), the activation of a JumpReLU SAE (Rajamanoharan et al. 2024).
+
+    Its derivative in ``z`` is ``[z > theta]``. In ``theta`` it is 0 almost everywhere (moving
+    the threshold a little changes no output, until it crosses a ``z``), which would never train
+    the threshold; the VJP uses instead the straight-through pseudo-derivative
+    :math:`-\tfrac{\theta}{\varepsilon} K\!\left(\tfrac{z - \theta}{\varepsilon}\right)` with the
+    rectangle kernel :math:`K(u) = \mathbb{1}[|u| < \tfrac12]` and ``bandwidth`` :math:`\varepsilon`.
+    """
+    z = _tensor(z)
+    return apply("jumprelu", z, z._lift(theta), bandwidth=_bandwidth(bandwidth))
+
+
+def step(z: object, theta: object, bandwidth: float) -> Tensor:
+    r"""The Heaviside step :math:`\mathbb{1}[z > \theta]`, elementwise: summed, a JumpReLU SAE's L0.
+
+    Its true derivative is 0 almost everywhere, in ``z`` and in ``theta``. The VJP sends 0 to
+    ``z`` and to ``theta`` the pseudo-derivative
+    :math:`-\tfrac{1}{\varepsilon} K\!\left(\tfrac{z - \theta}{\varepsilon}\right)`: for the
+    rectangle kernel, summed over ``z``, it is the central difference of the count
+    :math:`\#\{z > \theta\}` with step ``bandwidth`` (Rajamanoharan et al. 2024).
+    """
+    z = _tensor(z)
+    return apply("step", z, z._lift(theta), bandwidth=_bandwidth(bandwidth))
 
 
 def mask(x: Tensor, keep: object) -> Tensor:

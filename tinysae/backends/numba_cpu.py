@@ -83,6 +83,7 @@ from tinysae.backends.capabilities import Evaluation, UnsupportedModel, classic_
 from tinysae.backends.numpy_ref import conv_pairs
 from tinysae.functions import rho_hat_bounds
 from tinysae.models import Batch, ClassicSAE, ContractiveSAE, ConvolutionalSAE, Model
+from tinysae.models.dictionary import TopKModel
 from tinysae.objective import Objective
 from tinysae.params import Params
 
@@ -506,6 +507,23 @@ def convolutional(model: ConvolutionalSAE, params: Params, X: np.ndarray,
     return _finish(p, reconstruction, sparsity, dW1, db1, dW2, db2, rho_hat)
 
 
+def topk(model: TopKModel, params: Params, X: np.ndarray) -> Evaluation:
+    """The TopK SAE's terms (the reconstruction, and AuxK while latents are dead), gradients and
+    ``rho_hat (F,)`` on ``X``, by the sparse kernels of :mod:`tinysae.backends._numba_topk`
+    (one BLAS product for the encoder, everything after it ``m k n``), in :func:`compute_dtype`."""
+    from tinysae.backends import _numba_topk
+
+    dtype = compute_dtype(params, X)
+    W1, b1, W2, b2 = (np.asarray(params[name], dtype=dtype) for name in ("W1", "b1", "W2", "b2"))
+    X = np.asarray(X, dtype=dtype)
+    if model.uses_auxk():
+        aux = (model.dead, min(model.aux_k, model.n_latents), model.aux_coefficient)
+    else:
+        aux = (None, 0, 0.0)
+    terms, grads, rho_hat = _numba_topk.topk_terms_and_grad(W1, b1, W2, b2, X, model.k, *aux)
+    return Evaluation(sum(terms.values()), Params({name: grads[name] for name in params}), terms, rho_hat)
+
+
 # ---- as a backend ------------------------------------------------------------------------------
 #: The models this backend implements (by exact type: a subclass may have other terms).
 MODELS = (ClassicSAE, ContractiveSAE, ConvolutionalSAE)
@@ -513,7 +531,12 @@ MODELS = (ClassicSAE, ContractiveSAE, ConvolutionalSAE)
 
 def supports(model: Model) -> str | None:
     """None when this backend implements ``model`` (the classic, the contractive or the
-    convolutional model, with kl, l1 or none), else why not."""
+    convolutional model, with kl, l1 or none; the TopK SAE with a per-row selection), else why not."""
+    if type(model) is TopKModel:
+        if model.batch_topk or model.threshold is not None:
+            return ('backend="numba" implements the TopK SAE with a per-row selection, not BatchTopK '
+                    "(batch_topk=True) or a threshold")
+        return None
     return classic_support(model, "numba", MODELS)
 
 
@@ -521,10 +544,13 @@ def evaluate(model: Model, params: Params, batch: Batch) -> Evaluation:
     """The classic's loss, gradient and terms on ``batch`` by :func:`choose_route`'s route, and
     for the contractive model the contraction's, by :func:`contraction`, added.
 
-    The classic's kernels compare the reconstruction with the inputs themselves: a batch with
-    separate targets raises :class:`~tinysae.backends.capabilities.UnsupportedModel`. The
-    convolutional model's evaluation is :func:`convolutional`'s, with the batch's targets.
+    The TopK SAE's is :func:`topk`'s. The classic's and TopK's kernels compare the reconstruction
+    with the inputs themselves: a batch with separate targets raises
+    :class:`~tinysae.backends.capabilities.UnsupportedModel`. The convolutional model's
+    evaluation is :func:`convolutional`'s, with the batch's targets.
     """
+    if isinstance(model, TopKModel) and batch.targets is None:
+        return topk(model, params, batch.inputs)
     if isinstance(model, ConvolutionalSAE):
         result = convolutional(model, params, batch.inputs, batch.targets)
         terms = {name: result.terms[name] for name in model.term_names()}

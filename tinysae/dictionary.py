@@ -264,14 +264,20 @@ class JumpReLUSAE(DictionarySAE):
     l0_warmup_steps:
         Steps over which the coefficient rises linearly from 0 to ``l0_coefficient``.
     bandwidth:
-        :math:`\\varepsilon`, the width of the pseudo-derivative's rectangle kernel (the paper's 0.001,
-        for activations of unit scale).
+        :math:`\\varepsilon`, the width of the pseudo-derivative's rectangle kernel, in the units of
+        the pre-activations. The paper uses 0.001 on activations it rescales; on data whose
+        features have magnitudes near 1 (``tinysae superposition``'s) 0.001 trains nothing in
+        20 epochs (measured: the thresholds stay put and every latent fires), 0.1 finds them.
     initial_threshold:
-        Every :math:`\\theta_j` at the start (the paper's 0.001).""" + _COMMON_DOC
+        Every :math:`\\theta_j` at the start, in the same units.
+    learning_rate:
+        3e-3 by default, not the others' 1e-3: the thresholds move by Adam steps in
+        ``log_threshold``, and at 1e-3 they had not reached the data's scale in 20 epochs
+        (measured on ``tinysae superposition``'s data).""" + _COMMON_DOC
 
-    def __init__(self, n_latents: int = 512, l0_coefficient: float = 0.05, l0_warmup_steps: int = 100,
-                 bandwidth: float = 0.001, initial_threshold: float = 0.001, max_iter: int = 20,
-                 batch_size: int = 256, learning_rate: float = 1e-3, warmup_steps: int = 50,
+    def __init__(self, n_latents: int = 512, l0_coefficient: float = 0.1, l0_warmup_steps: int = 100,
+                 bandwidth: float = 0.1, initial_threshold: float = 0.1, max_iter: int = 20,
+                 batch_size: int = 256, learning_rate: float = 3e-3, warmup_steps: int = 50,
                  backend: str = "auto", random_state: int | np.random.Generator | None = 0,
                  verbose: bool = False) -> None:
         self.n_latents = n_latents

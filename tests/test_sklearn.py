@@ -75,8 +75,8 @@ def test_estimators_derive_from_scikit_learns_bases():
 
 ARRAY_API_CHECK = """
 from sklearn.utils.estimator_checks import check_array_api_input
-from tinysae import (ContractiveAutoencoder, DeepAutoencoder, DenoisingAutoencoder, SparseAutoencoder,
-                     StackedAutoencoder, VariationalAutoencoder)
+from tinysae import (ContractiveAutoencoder, DeepAutoencoder, DenoisingAutoencoder, JumpReLUSAE, ReLUSAE,
+                     SparseAutoencoder, StackedAutoencoder, TopKSAE, VariationalAutoencoder)
 
 for estimator in {estimators}:
     check_array_api_input(type(estimator).__name__, estimator, array_namespace="numpy",

@@ -65,7 +65,8 @@ class DictionarySAE(AutoencoderEstimator):
     def _sparsity_warmup_steps(self) -> int:
         return 0
 
-    def _dead_after(self) -> int | None:
+    def _dead_after(self, n_samples: int) -> int | None:
+        """After how many silent training samples a latent is dead (None: never), for ``n_samples``."""
         return None
 
     def _after_fit(self, X: np.ndarray) -> None:
@@ -99,7 +100,7 @@ class DictionarySAE(AutoencoderEstimator):
         result, self.dead_latents_ = train_dictionary(
             model, params, X, epochs=int(self.max_iter), batch_size=int(self.batch_size),
             learning_rate=float(self.learning_rate), warmup_steps=int(self.warmup_steps),
-            sparsity_warmup_steps=self._sparsity_warmup_steps(), dead_after=self._dead_after(),
+            sparsity_warmup_steps=self._sparsity_warmup_steps(), dead_after=self._dead_after(len(X)),
             seed=seed, backend=self.backend, verbose=bool(self.verbose))
         self._set_fitted(model, result.params, X.shape[1], result.history, result.stop_reason,
                          seed=seed, feature_names=names, hyperparameters=hyperparameters)
@@ -216,14 +217,13 @@ class TopKSAE(DictionarySAE):
             raise TypeError(f"batch_topk must be True or False, got {self.batch_topk!r}")
 
     def fit(self, X: object, y: object = None) -> TopKSAE:
-        self._n_samples = len(_as_matrix(X, "X"))
         self.__dict__.pop("threshold_", None)
         return super().fit(X, y)
 
-    def _dead_after(self) -> int:
+    def _dead_after(self, n_samples: int) -> int:
         if self.dead_after is not None:
             return int(self.dead_after)
-        return min(self._n_samples, 10_000_000)
+        return min(n_samples, 10_000_000)
 
     def _build_model(self, n_features: int) -> TopKModel:
         F = check_int("n_latents", self.n_latents)

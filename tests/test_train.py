@@ -75,7 +75,8 @@ def test_lbfgs_decreases_loss_and_records_history(problem, max_iter):
     result = train.lbfgs(params, X, objective, max_iter=max_iter, backend="numpy", verbose=False)
     h = result.history
     assert result.n_iter == len(h) <= max_iter
-    assert result.stop_reason in ("converged", "max_iter") or result.stop_reason.startswith("scipy: ")
+    assert (result.stop_reason in ("converged", "max_iter")
+            or result.stop_reason.startswith("line search failed: "))
     assert full_loss(result.params, X, objective) <= start + 1e-12 * max(1.0, abs(start))
     # one entry per iteration (terms at every one), full-batch J equal to the sum of its terms
     assert h.iteration == list(range(1, result.n_iter + 1)) == h.terms_iteration

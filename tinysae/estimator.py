@@ -602,7 +602,7 @@ class SparseAutoencoder(AutoencoderEstimator):
         ``"kl"``, ``"l1"``, ``"none"`` (a plain autoencoder) or a :class:`tinysae.Penalty` of
         your own (which only ``backend="autograd"`` computes, and ``save`` refuses).
     solver:
-        ``"lbfgs"`` (full batch, scipy) or ``"adam"`` (minibatches).
+        ``"lbfgs"`` (full batch, tinysae.lbfgs) or ``"adam"`` (minibatches).
     max_iter:
         L-BFGS iterations, or Adam epochs.
     batch_size, learning_rate:

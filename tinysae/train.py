@@ -1,4 +1,4 @@
-r"""Training any model: full-batch L-BFGS (through scipy) and minibatch Adam, with history.
+r"""Training any model: full-batch L-BFGS (:mod:`tinysae.lbfgs`) and minibatch Adam, with history.
 
 Both solvers minimise a model's objective (:mod:`tinysae.models`; an
 :class:`~tinysae.objective.Objective` stands for the classic sparse autoencoder with the shapes
@@ -14,7 +14,7 @@ of the given parameters) on data ``X (m, n)``, starting from given
 * hold the BLAS thread pools to one thread while they run (:mod:`tinysae.threads`);
 * return a :class:`TrainResult` (params, history, n_iter, stop_reason, elapsed, backend).
 
-L-BFGS (``scipy.optimize.minimize(method="L-BFGS-B", jac=True)``) works on one flat vector
+L-BFGS (:func:`tinysae.lbfgs.minimize`, the package's own) works on one flat vector
 ``theta`` (:meth:`Params.flatten`, the model's parameters in order), in float64. It evaluates a
 fixed objective: one :class:`~tinysae.models.Batch` of all the data with seed ``seed``.
 
@@ -48,11 +48,11 @@ from types import ModuleType
 from typing import TextIO
 
 import numpy as np
-import scipy.optimize
 
 from tinysae.autograd import NonFiniteGradientError
 from tinysae.backends import check_batch, classic_model, get_backend, resolve
 from tinysae.backends.capabilities import Evaluation
+from tinysae.lbfgs import MAXFUN, Iterate, minimize
 from tinysae.models import Batch, Model
 from tinysae.objective import Objective
 from tinysae.params import Params
@@ -132,8 +132,10 @@ class TrainResult:
 
     ``stop_reason`` is one of ``"converged"`` (the solver's tolerance was met), ``"max_iter"``
     (the iteration / epoch budget was spent), ``"interrupted"`` (Ctrl-C: ``params`` are the best
-    seen), ``"callback"`` (the callback returned True) or ``"scipy: <message>"`` (L-BFGS stopped
-    for another reason, e.g. a failed line search). ``elapsed`` is in seconds.
+    seen), ``"callback"`` (the callback returned True), or for L-BFGS a sentence saying why it
+    stopped otherwise: ``"line search failed: ..."`` (no step satisfying the strong Wolfe
+    conditions, even along the negative gradient) or ``"evaluation budget spent: ..."``.
+    ``elapsed`` is in seconds.
     """
 
     params: Params
@@ -285,6 +287,17 @@ def _in_fit_threads(solver: Callable[..., TrainResult]) -> Callable[..., TrainRe
     return run
 
 
+#: The stop reason :func:`lbfgs` reports for each of :func:`tinysae.lbfgs.minimize`'s.
+LBFGS_REASONS = {
+    "gtol": "converged",
+    "ftol": "converged",
+    "max_iter": "max_iter",
+    "callback": "callback",
+    "line_search": "line search failed: no step satisfies the strong Wolfe conditions, even along -gradient",
+    "maxfun": f"evaluation budget spent: {MAXFUN} evaluations of the objective",
+}
+
+
 @_in_fit_threads
 def lbfgs(
     params: Params,
@@ -303,12 +316,14 @@ def lbfgs(
     """Minimise the objective over all of ``X (m, n)`` with L-BFGS, starting at ``params``.
 
     ``objective`` is a model, or an :class:`~tinysae.objective.Objective` for the classic.
-    ``scipy.optimize.minimize(fun, theta0, method="L-BFGS-B", jac=True,
-    options={"maxiter": max_iter})`` with ``fun(theta) = (J, flatten(grads))``; everything is
-    float64. The objective is fixed: one batch of all of ``X`` (against ``targets`` when
-    given), whose random draws, if the model makes any, come from ``seed``. ``history`` gets the
-    full-batch ``J`` and every term at every iteration, from the evaluation that produced them.
-    On Ctrl-C the result holds the lowest-``J`` parameters of every evaluation so far.
+    :func:`tinysae.lbfgs.minimize(fun, theta0, max_iter=max_iter) <tinysae.lbfgs.minimize>`
+    with ``fun(theta) = (J, flatten(grads))`` and its defaults (memory 10, strong Wolfe line
+    search, scipy L-BFGS-B's ``gtol``, ``ftol`` and ``maxfun``); everything is float64. The
+    objective is fixed: one batch of all of ``X`` (against ``targets`` when given), whose random
+    draws, if the model makes any, come from ``seed``. ``history`` gets the full-batch ``J`` and
+    every term at every iteration, from the evaluation that produced them (the line search's
+    last evaluation is always at the accepted iterate). On Ctrl-C the result holds the
+    lowest-``J`` parameters of every evaluation so far.
     """
     max_iter = check_int("max_iter", max_iter)
     model, params, batch, name, module = _setup(params, X, objective, targets, backend)
@@ -320,51 +335,33 @@ def lbfgs(
     history = History()
     progress = Progress(verbose, print_every, "iter", stream)
     best = {"loss": np.inf, "theta": layout.flatten()}
-    state = {"n_iter": 0, "stopped_by_callback": False, "theta": None}
-    last: dict[str, object] = {"theta": None, "evaluation": None}  # the latest evaluation, for the history
+    state = {"n_iter": 0}
+    last: dict[str, Evaluation] = {}  # the latest evaluation: the accepted iterate's, for the history
     start = time.perf_counter()
 
-    def evaluate(theta: np.ndarray) -> Evaluation:
-        where = f"at L-BFGS iteration {state['n_iter'] + 1}"
-        return _evaluate(module, model, layout.unflatten(theta), batch, where, LBFGS_ADVICE)
-
     def fun(theta: np.ndarray) -> tuple[float, np.ndarray]:
-        evaluation = evaluate(theta)
+        where = f"at L-BFGS iteration {state['n_iter'] + 1}"
+        evaluation = _evaluate(module, model, layout.unflatten(theta), batch, where, LBFGS_ADVICE)
         if evaluation.loss < best["loss"]:
-            best["loss"], best["theta"] = float(evaluation.loss), theta.copy()
-        last["theta"], last["evaluation"] = theta.copy(), evaluation
-        return float(evaluation.loss), evaluation.grads.flatten().astype(np.float64)
+            best["loss"], best["theta"] = float(evaluation.loss), theta  # minimize never writes into theta
+        last["evaluation"] = evaluation
+        return float(evaluation.loss), evaluation.grads.flatten().astype(np.float64, copy=False)
 
-    def on_iteration(theta: np.ndarray) -> None:
-        state["n_iter"] += 1
-        it = state["n_iter"]
-        state["theta"] = theta.copy()
-        # L-BFGS-B's iterate is (nearly always) the point it evaluated last
-        evaluation = last["evaluation"] if np.array_equal(theta, last["theta"]) else evaluate(theta)
+    def on_iteration(iterate: Iterate) -> bool:
+        it = state["n_iter"] = iterate.iteration
+        evaluation = last["evaluation"]
         history.record_loss(it, evaluation.loss)
         history.record_terms(it, evaluation)
         progress.update(it, evaluation.loss, time.perf_counter() - start, force=it == max_iter)
-        if callback is not None and callback(it, layout.unflatten(theta), history):
-            state["stopped_by_callback"] = True
-            raise StopIteration  # scipy >= 1.11 ends the run cleanly on StopIteration
+        return callback is not None and bool(callback(it, layout.unflatten(iterate.x), history))
 
     try:
-        res = scipy.optimize.minimize(
-            fun, layout.flatten(), method="L-BFGS-B", jac=True, callback=on_iteration,
-            options={"maxiter": max_iter},
-        )
+        res = minimize(fun, layout.flatten(), max_iter=max_iter, callback=on_iteration)
     except KeyboardInterrupt:
         theta, reason = best["theta"], "interrupted"
     else:
         theta = res.x
-        if state["stopped_by_callback"]:
-            reason = "callback"
-        elif res.status == 0:
-            reason = "converged"
-        elif res.status == 1 and state["n_iter"] >= max_iter:
-            reason = "max_iter"
-        else:
-            reason = f"scipy: {res.message}"
+        reason = LBFGS_REASONS[res.reason]
     elapsed = time.perf_counter() - start
     result = TrainResult(layout.unflatten(theta), history, state["n_iter"], reason, elapsed, name)
     progress.close(_summary_line(result) if verbose else None)

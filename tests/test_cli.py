@@ -385,7 +385,7 @@ def test_no_command_prints_the_help_and_one_error_line(capsys):
     assert "train" in captured.out and "encode" in captured.out
     assert one_error_line(captured.err, "tinysae") == (
         "tinysae: error: no command given; choose one of train, encode, reconstruct, explain, experiments, "
-        "superposition")
+        "superposition, lessons")
 
 
 def test_argparse_errors_are_one_line_pointing_to_help(capsys):
@@ -479,7 +479,7 @@ def test_ctrl_c_during_training_keeps_the_best_parameters_and_exits_0(tmp_path, 
     def interrupt(*args, **kwargs):
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(tinysae.train.scipy.optimize, "minimize", interrupt)
+    monkeypatch.setattr(tinysae.train, "minimize", interrupt)
     assert main([*TINY, "--quiet", "--out", str(tmp_path / "f.png")]) == 0
     assert "stop reason       interrupted after 0 iterations" in capsys.readouterr().out
 
@@ -508,3 +508,50 @@ def test_explain_prints_the_derivation(capsys):
     assert capsys.readouterr().out == sparsity_derivation(seed=3).latex() + "\n"
     assert main(["explain", "--latex"]) == 0
     assert capsys.readouterr().out == sparsity_derivation(seed=0).latex() + "\n"
+
+
+# ----------------------------------------------------------------------------- tinysae lessons
+def _lesson(path: Path) -> None:
+    import nbformat
+
+    kernel = {"kernelspec": {"name": "python3", "display_name": "Python 3"}}
+    notebook = nbformat.v4.new_notebook(metadata=kernel)
+    discussion = nbformat.v4.new_markdown_cell("<details><summary>Solution</summary></details>")
+    discussion.metadata["tags"] = ["solution-discussion"]
+    notebook.cells = [
+        nbformat.v4.new_code_cell("def f(x):\n    ### BEGIN SOLUTION\n    return x\n    ### END SOLUTION"),
+        nbformat.v4.new_code_cell("check(f)"),
+        discussion,
+    ]
+    nbformat.write(notebook, path)
+
+
+def test_lessons_student_writes_every_lesson(tmp_path, capsys):
+    import nbformat
+
+    source = tmp_path / "lessons"
+    source.mkdir()
+    _lesson(source / "01_one.ipynb")
+    _lesson(source / "02_two.ipynb")
+    assert main(["lessons", "--student", str(tmp_path / "out"), "--source", str(source)]) == 0
+    assert sorted(path.name for path in (tmp_path / "out").iterdir()) == ["01_one.ipynb", "02_two.ipynb"]
+    student = nbformat.read(tmp_path / "out" / "01_one.ipynb", as_version=4)
+    nbformat.validate(student)
+    assert [cell.cell_type for cell in student.cells] == ["code", "code"]
+    assert "raise NotImplementedError()" in student.cells[0].source
+    assert "return x" not in student.cells[0].source
+    assert student.cells[0].metadata["nbgrader"]["grade_id"] == "01-f"
+    assert student.cells[1].metadata["nbgrader"]["grade"] is True
+    assert "wrote" in capsys.readouterr().out
+
+
+def test_lessons_without_notebooks_is_a_one_line_error(tmp_path, capsys):
+    assert main(["lessons", "--student", str(tmp_path / "out"), "--source", str(tmp_path)]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("tinysae lessons: error: no lesson notebooks in") and err.count("\n") == 1
+
+
+def test_lessons_refuses_to_overwrite_the_lessons(tmp_path, capsys):
+    _lesson(tmp_path / "01_one.ipynb")
+    assert main(["lessons", "--student", str(tmp_path), "--source", str(tmp_path)]) == 2
+    assert "would overwrite them" in capsys.readouterr().err

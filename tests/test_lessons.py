@@ -1,5 +1,9 @@
 """The lessons: every notebook runs top to bottom, its exercise checks pass, and it is committed
-without outputs. Each notebook's execution time is printed.
+without outputs and with nbgrader's cell metadata. Each notebook's execution time is printed.
+
+The student version of every lesson (``tinysae lessons --student``) is executed too: each
+exercise's check reports "not done yet" (never a traceback from inside tinysae), and the notebook
+runs **to its end** (no cell stops it: code after an exercise does not use the student's function).
 
 The notebooks run in a fresh ``python3`` kernel with the working directory ``lessons/`` and
 ``MPLBACKEND=Agg`` (figures are drawn but not embedded). ``OPENBLAS_NUM_THREADS`` defaults to 1
@@ -19,11 +23,23 @@ import nbformat
 import pytest
 
 from tinysae.exercises import FAIL_MARK, SOLUTION_BEGIN, SOLUTION_END, strip_solutions
+from tinysae.lessons import add_nbgrader_metadata, student_notebook
 
 LESSONS = Path(__file__).resolve().parent.parent / "lessons"
 NOTEBOOKS = sorted(LESSONS.glob("*.ipynb"))
 #: Seconds one cell may take before the run fails (a hang, not a speed requirement).
 CELL_TIMEOUT = 300
+
+
+def _execute(notebook: nbformat.NotebookNode, monkeypatch) -> float:
+    """Run ``notebook`` in place in a fresh kernel from ``lessons/``; return the seconds it took."""
+    monkeypatch.setenv("MPLBACKEND", "Agg")
+    monkeypatch.setenv("OPENBLAS_NUM_THREADS", os.environ.get("OPENBLAS_NUM_THREADS", "1"))
+    client = nbclient.NotebookClient(notebook, timeout=CELL_TIMEOUT, kernel_name="python3",
+                                     resources={"metadata": {"path": str(LESSONS)}})
+    began = time.perf_counter()
+    client.execute()  # raises CellExecutionError, naming the cell, on any error
+    return time.perf_counter() - began
 
 
 def test_the_lessons_are_there() -> None:
@@ -42,14 +58,8 @@ def test_the_lessons_are_there() -> None:
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda path: path.stem)
 def test_notebook_runs_top_to_bottom(path: Path, monkeypatch, capsys) -> None:
-    monkeypatch.setenv("MPLBACKEND", "Agg")
-    monkeypatch.setenv("OPENBLAS_NUM_THREADS", os.environ.get("OPENBLAS_NUM_THREADS", "1"))
     notebook = nbformat.read(path, as_version=4)
-    client = nbclient.NotebookClient(notebook, timeout=CELL_TIMEOUT, kernel_name="python3",
-                                     resources={"metadata": {"path": str(LESSONS)}})
-    began = time.perf_counter()
-    client.execute()  # raises CellExecutionError, naming the cell, on any error
-    elapsed = time.perf_counter() - began
+    elapsed = _execute(notebook, monkeypatch)
     with capsys.disabled():
         print(f"\n{path.name}: executed in {elapsed:.1f} s")
 
@@ -96,3 +106,97 @@ def test_every_lesson_but_3_and_8_has_exercises() -> None:
     for path in NOTEBOOKS:
         has_exercises = SOLUTION_BEGIN in path.read_text(encoding="utf-8")
         assert has_exercises == (not path.name.startswith(("03_", "08_"))), path.name
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda path: path.stem)
+def test_committed_lessons_carry_the_nbgrader_metadata(path: Path) -> None:
+    notebook = nbformat.read(path, as_version=4)
+    before = json.dumps(notebook, sort_keys=True)
+    assert json.dumps(add_nbgrader_metadata(notebook, path.stem), sort_keys=True) == before, (
+        f"{path.name}: run tinysae.lessons.add_nbgrader_metadata on it (its nbgrader metadata is "
+        "missing or out of date)")
+
+
+#: Student versions that stop at a marked point: the lesson, and how many of its cells run. Lesson
+#: 1's forward pass (the cell after Exercise 1's check) still calls the student's sigmoid, so its
+#: student version runs to the end of Exercise 1's check and no further; moving that lesson's
+#: later cells off the student's functions is part of issue 13's open work.
+STOPS_EARLY = {"01_backprop_and_the_sparsity_gradient": 7}
+RUNS_TO_THE_END = [path for path in NOTEBOOKS if path.stem not in STOPS_EARLY]
+
+
+def _assert_checks_say_not_done(name: str, checks: list) -> None:
+    for cell in checks:
+        printed = "".join(output.get("text", "") for output in cell.outputs if output.output_type == "stream")
+        assert "not done yet" in printed, f"{name}: the check {cell.source!r} printed {printed!r}"
+        assert "Traceback" not in printed
+
+
+@pytest.mark.parametrize("path", RUNS_TO_THE_END, ids=lambda path: path.stem)
+def test_student_version_runs_to_its_end_with_every_check_not_done(path: Path, monkeypatch, capsys) -> None:
+    """Every exercise still ``raise NotImplementedError()``: each check cell says "not done yet"
+    and the notebook runs to its last cell (``_execute`` raises on any error)."""
+    student = student_notebook(nbformat.read(path, as_version=4), path.stem)
+    nbformat.validate(student)
+    assert not any("solution-discussion" in cell.metadata.get("tags", []) for cell in student.cells)
+    elapsed = _execute(student, monkeypatch)
+    with capsys.disabled():
+        print(f"\nstudent {path.name}: executed in {elapsed:.1f} s")
+    checks = [cell for cell in student.cells if cell.metadata.get("nbgrader", {}).get("grade")]
+    source = nbformat.read(path, as_version=4)
+    assert len(checks) == sum(SOLUTION_BEGIN in cell.source for cell in source.cells
+                              if cell.cell_type == "code")
+    _assert_checks_say_not_done(path.name, checks)
+
+
+@pytest.mark.parametrize("stem", sorted(STOPS_EARLY))
+def test_student_version_that_stops_early_runs_to_its_marked_point(stem: str, monkeypatch) -> None:
+    """The cells before the marked point run, their checks say "not done yet", and the next cell is
+    the one that uses the student's unfinished function (it raises NotImplementedError)."""
+    path = LESSONS / f"{stem}.ipynb"
+    student = student_notebook(nbformat.read(path, as_version=4), stem)
+    stop = STOPS_EARLY[stem]
+    ran = nbformat.v4.new_notebook(cells=student.cells[:stop], metadata=student.metadata)
+    _execute(ran, monkeypatch)
+    checks = [cell for cell in ran.cells if cell.metadata.get("nbgrader", {}).get("grade")]
+    assert checks
+    _assert_checks_say_not_done(path.name, checks)
+    with pytest.raises(nbclient.exceptions.CellExecutionError, match="NotImplementedError"):
+        _execute(nbformat.v4.new_notebook(cells=student.cells[: stop + 2], metadata=student.metadata),
+                 monkeypatch)
+
+
+def _exercise_notebook() -> nbformat.NotebookNode:
+    notebook = nbformat.v4.new_notebook()
+    notebook.cells = [
+        nbformat.v4.new_markdown_cell("Write f."),
+        nbformat.v4.new_code_cell("def f(x):\n    ### BEGIN SOLUTION\n    return x\n    ### END SOLUTION"),
+        nbformat.v4.new_code_cell("check_f(f)"),
+        nbformat.v4.new_code_cell("def f(x, y):\n    ### BEGIN SOLUTION\n    return y\n    ### END SOLUTION"),
+        nbformat.v4.new_code_cell("check_f(f)"),
+    ]
+    return notebook
+
+
+def test_nbgrader_metadata_follows_schema_3_and_is_idempotent() -> None:
+    """nbgrader's v3 rules (nbgrader/nbgraderformat/v3.json): the four required keys, a grade_id
+    of [A-Za-z0-9_-] whenever grade, solution or locked is set, points whenever grade is, ids unique."""
+    notebook = add_nbgrader_metadata(_exercise_notebook(), "04_x")
+    once = json.dumps(notebook, sort_keys=True)
+    assert json.dumps(add_nbgrader_metadata(notebook, "04_x"), sort_keys=True) == once
+    metadata = [cell.metadata.get("nbgrader") for cell in notebook.cells]
+    assert metadata[0] is None
+    assert metadata[1] == {"grade": False, "grade_id": "04-f", "locked": False, "schema_version": 3,
+                           "solution": True}
+    assert metadata[2] == {"grade": True, "grade_id": "04-f-check", "locked": True, "points": 1,
+                           "schema_version": 3, "solution": False}
+    ids = [meta["grade_id"] for meta in metadata if meta]
+    assert ids == ["04-f", "04-f-check", "04-f-2", "04-f-2-check"]
+    nbformat.validate(notebook)
+
+
+def test_an_exercise_without_a_check_cell_is_refused() -> None:
+    notebook = _exercise_notebook()
+    del notebook.cells[4]
+    with pytest.raises(ValueError, match="without a check cell"):
+        add_nbgrader_metadata(notebook, "04_x")

@@ -12,7 +12,9 @@ data (``model.transform(X)``); ``tinysae reconstruct MODEL.npz DATA.npy -o OUT.n
 reconstructions (``model.reconstruct(X)``). ``tinysae explain`` prints the step-by-step
 derivation of the sparsity term's gradient. ``tinysae experiments [NAME ...] [--quick] [--out DIR]
 [--data digits|mnist] [--mnist-dir DIR]`` runs the applications of :mod:`tinysae.experiments`
-(it needs scikit-learn: ``tinysae[experiments]``). ``tinysae --version`` prints the version.
+(it needs scikit-learn: ``tinysae[experiments]``). ``tinysae lessons --student OUT/ [--source DIR]``
+writes the student version of every lesson notebook (:mod:`tinysae.lessons`). ``tinysae
+--version`` prints the version.
 
 :func:`main` takes ``argv`` (default ``sys.argv[1:]``) and returns the exit status:
 
@@ -221,6 +223,18 @@ def _build_parser() -> argparse.ArgumentParser:
     )
     sup.add_argument("--quick", action="store_true", help="fewer samples and epochs: a smoke run")
     sup.set_defaults(handler=_superposition)
+
+    les = commands.add_parser(
+        "lessons",
+        help="write the student version of every lesson notebook",
+        description="Write the student version of every lesson in lessons/ (or --source DIR) into "
+                    "OUT/: solutions replaced by 'raise NotImplementedError()', outputs cleared, the "
+                    "solution-and-discussion cells dropped, nbgrader's cell metadata added.",
+    )
+    les.add_argument("--student", required=True, metavar="OUT/", help="the folder to write them into")
+    les.add_argument("--source", metavar="DIR", help="the folder of lesson notebooks (default: the "
+                                                     "lessons/ folder of tinysae's checkout)")
+    les.set_defaults(handler=_lessons)
     return parser
 
 
@@ -514,6 +528,22 @@ def _superposition(args: argparse.Namespace) -> int:
     from tinysae import superposition
 
     return superposition.main(quick=args.quick)
+
+
+def _lessons(args: argparse.Namespace) -> int:
+    from tinysae import lessons
+
+    try:
+        written = lessons.write_student_versions(args.student, args.source)
+    except lessons.LessonsNotFound as exc:
+        raise UsageError(str(exc)) from exc
+    except ValueError as exc:
+        raise UsageError(str(exc)) from exc
+    except OSError as exc:
+        raise UsageError(f"cannot write the student versions into {args.student}: {exc}") from exc
+    for path in written:
+        print(f"wrote {path}")
+    return 0
 
 
 def _error(command: str, message: object) -> None:

@@ -68,13 +68,24 @@ from tinysae.exercises.conv import CONV_WEIGHT_GRAD_MISTAKES, check_conv2d_weigh
 from tinysae.exercises.feedback import (
     FAIL_MARK,
     MATCH_TOLERANCE,
+    NOT_DONE_MARK,
     PASS_MARK,
     TOLERANCE,
     Case,
+    ExerciseNotPassed,
     Feedback,
     Mistake,
 )
 from tinysae.exercises.gradient import GRADIENT_EPS, GRADIENT_MISTAKES, check_gradient_checker
+from tinysae.exercises.graph import (
+    MATMUL_MISTAKES,
+    TOPOLOGICAL_MISTAKES,
+    UNBROADCAST_MISTAKES,
+    check_matmul_vjp,
+    check_topological_order,
+    check_unbroadcast,
+)
+from tinysae.exercises.kernels import RHO_HAT_MISTAKES, check_rho_hat_kernel
 from tinysae.exercises.solutions import SOLUTION_BEGIN, SOLUTION_END, main, strip_solutions
 from tinysae.exercises.sparsity import (
     DELTA_MISTAKES,
@@ -97,6 +108,16 @@ from tinysae.exercises.variants import (
 )
 
 __all__ = [
+    "ExerciseNotPassed",
+    "MATMUL_MISTAKES",
+    "NOT_DONE_MARK",
+    "RHO_HAT_MISTAKES",
+    "TOPOLOGICAL_MISTAKES",
+    "UNBROADCAST_MISTAKES",
+    "check_matmul_vjp",
+    "check_rho_hat_kernel",
+    "check_topological_order",
+    "check_unbroadcast",
     "BACKPROP_MISTAKES",
     "BACKPROP_OUTPUTS",
     "CONTRACTION_MISTAKES",

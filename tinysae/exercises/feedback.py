@@ -20,10 +20,12 @@ import numpy as np
 
 from tinysae.autograd.gradcheck import relative_error
 
-__all__ = ["FAIL_MARK", "MATCH_TOLERANCE", "PASS_MARK", "TOLERANCE", "Case", "Feedback", "Mistake"]
+__all__ = ["FAIL_MARK", "MATCH_TOLERANCE", "NOT_DONE_MARK", "PASS_MARK", "TOLERANCE", "Case",
+           "ExerciseNotPassed", "Feedback", "Mistake"]
 
 PASS_MARK = "✔"
 FAIL_MARK = "✘"
+NOT_DONE_MARK = "…"
 #: Largest relative error ``||yours - expected|| / ||yours + expected||`` that passes.
 TOLERANCE = 1e-7
 #: A wrong answer "is" a known mistake when it equals that mistake's output this closely.
@@ -49,8 +51,19 @@ class Feedback:
     hint: str | None = None
     mistake: str | None = None
     errors: dict[str, float] = field(default_factory=dict)
+    status: str = ""
+    checks: int = 0
+
+    def __post_init__(self) -> None:
+        if not self.status:
+            self.status = "passed" if self.passed else "failed"
 
     def __str__(self) -> str:
+        if self.checks and self.passed:
+            return f"{PASS_MARK} {self.exercise}: all {self.checks} checks passed"
+        if self.status == "not done":
+            return (f"{NOT_DONE_MARK} {self.exercise}: not done yet (your function raises "
+                    "NotImplementedError: replace that line with your code)")
         if self.passed:
             worst = max(self.errors.values(), default=0.0)
             return (f"{PASS_MARK} {self.exercise}: correct on every case "
@@ -82,6 +95,10 @@ class Case:
     args: tuple
     names: tuple[str, ...]
     description: str
+
+
+class ExerciseNotPassed(AssertionError):
+    """Raised by a checker that did not pass while nbgrader grades (``NBGRADER_EXECUTION`` set)."""
 
 
 # ----------------------------------------------------------------------------- shared helpers

@@ -1,21 +1,30 @@
-"""Student versions of the lesson notebooks, and the command line that writes them.
+"""Student versions of the lesson notebooks, and the command line that writes one.
 
-:func:`strip_solutions` replaces every block between ``### BEGIN SOLUTION`` and
-``### END SOLUTION`` with ``raise NotImplementedError()`` (nbgrader's convention, so nbgrader can
-be used instead); :func:`main` is ``python -m tinysae.exercises SOURCE DESTINATION``.
+:func:`student_notebook_from` replaces every block between ``### BEGIN SOLUTION`` and
+``### END SOLUTION`` with ``raise NotImplementedError()`` (nbgrader's convention), drops the cells
+tagged ``solution-discussion`` and clears the outputs; :func:`strip_solutions` does so for one
+file; :func:`main` is ``python -m tinysae.exercises SOURCE DESTINATION``. ``tinysae lessons
+--student OUT/`` (:mod:`tinysae.lessons`) writes every lesson's student version, with nbgrader's
+cell metadata.
 """
 
 from __future__ import annotations
 
 import argparse
+import copy
 import json
 from collections.abc import Sequence
 from pathlib import Path
 
-__all__ = ["SOLUTION_BEGIN", "SOLUTION_END", "main", "strip_solutions"]
+import nbformat
+
+__all__ = ["DISCUSSION_TAG", "SOLUTION_BEGIN", "SOLUTION_END", "main", "strip_solutions",
+           "student_notebook_from"]
 
 SOLUTION_BEGIN = "### BEGIN SOLUTION"
 SOLUTION_END = "### END SOLUTION"
+#: The tag of the collapsed "solution and discussion" cells, which student versions drop.
+DISCUSSION_TAG = "solution-discussion"
 
 
 def _strip_source(text: str, where: str) -> tuple[str, int]:
@@ -40,28 +49,43 @@ def _strip_source(text: str, where: str) -> tuple[str, int]:
     return "\n".join(out), blocks
 
 
-def strip_solutions(source: str | Path, destination: str | Path) -> int:
-    """Write the student version of the lesson notebook ``source`` to ``destination``.
+def _count_blocks(notebook: nbformat.NotebookNode) -> int:
+    return sum(cell.source.count(SOLUTION_BEGIN) for cell in notebook.cells if cell.cell_type == "code")
+
+
+def student_notebook_from(notebook: nbformat.NotebookNode, name: str = "lesson") -> nbformat.NotebookNode:
+    """A copy of ``notebook`` as a student receives it (``notebook`` itself is not changed).
 
     In every code cell, the lines from ``### BEGIN SOLUTION`` to ``### END SOLUTION`` become
     ``# YOUR CODE HERE`` / ``raise NotImplementedError()`` at the same indentation (nbgrader's
-    convention); outputs are cleared. Returns the number of solution blocks replaced; unbalanced
-    markers raise ``ValueError`` naming the cell.
+    convention); cells tagged ``solution-discussion`` are dropped; outputs and execution counts
+    are cleared. Unbalanced markers raise ``ValueError`` naming ``name`` and the cell.
     """
-    notebook = json.loads(Path(source).read_text(encoding="utf-8"))
-    total = 0
-    for number, cell in enumerate(notebook.get("cells", []), start=1):
-        if cell.get("cell_type") != "code":
+    student = copy.deepcopy(notebook)
+    kept = []
+    for number, cell in enumerate(student.cells, start=1):
+        if DISCUSSION_TAG in cell.get("metadata", {}).get("tags", []):
             continue
-        text = cell["source"] if isinstance(cell["source"], str) else "".join(cell["source"])
-        text, blocks = _strip_source(text, f"{source}, cell {number}")
-        cell["source"] = text.splitlines(keepends=True)
-        cell["outputs"] = []
-        cell["execution_count"] = None
-        total += blocks
+        if cell.cell_type == "code":
+            cell.source, _ = _strip_source(cell.source, f"{name}, cell {number}")
+            cell.outputs = []
+            cell.execution_count = None
+        kept.append(cell)
+    student.cells = kept
+    return student
+
+
+def strip_solutions(source: str | Path, destination: str | Path) -> int:
+    """Write the student version (:func:`student_notebook_from`) of the lesson notebook ``source``
+    to ``destination``, a valid notebook (``nbformat.validate``); return the number of solution
+    blocks replaced."""
+    notebook = nbformat.read(source, as_version=4)
+    student = student_notebook_from(notebook, str(source))
+    nbformat.validate(student)
     Path(destination).parent.mkdir(parents=True, exist_ok=True)
-    Path(destination).write_text(json.dumps(notebook, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
-    return total
+    text = json.dumps(student, indent=1, ensure_ascii=False)  # each source stays one string
+    Path(destination).write_text(text + "\n", encoding="utf-8")
+    return _count_blocks(notebook)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -31,6 +31,7 @@ the model; asking a backend for a model it does not implement raises
 from __future__ import annotations
 
 import importlib
+import math
 from types import ModuleType
 
 import numpy as np
@@ -65,8 +66,16 @@ def _check_name(name: object) -> None:
         raise ValueError(f"backend={name!r} is not one of {', '.join(map(repr, ['auto', *BACKENDS]))}")
 
 
+#: The backend modules imported so far, by name: each public call looks its backend up here
+#: instead of going through the import machinery again.
+_MODULES: dict[str, ModuleType] = {}
+
+
 def _module(name: str) -> ModuleType:
-    return importlib.import_module(BACKENDS[name])
+    module = _MODULES.get(name)
+    if module is None:
+        module = _MODULES[name] = importlib.import_module(BACKENDS[name])
+    return module
 
 
 def get_backend(name: str, model: Model | None = None) -> ModuleType:
@@ -186,6 +195,28 @@ def classic_model(params: Params, objective: Objective) -> ClassicSAE:
     return ClassicSAE(W1.shape[1], W1.shape[0], objective)
 
 
+def check_classic_data(model: ClassicSAE, X: object) -> np.ndarray:
+    """``X`` validated for the classic ``model``, as :func:`check_batch` does, at the cost of two
+    reductions when ``X`` is already a 2-D float32/float64 array.
+
+    ``X.min()`` and ``X.max()`` decide everything at once: a NaN anywhere makes both NaN, an
+    infinity is the minimum or the maximum, and for a sigmoid output they are the range that must
+    lie in [0, 1]. When they pass, ``X`` is finite and in range and is returned as it is (no
+    boolean ``isfinite`` array, no third pass over ``X``). Anything else (another type, dtype or
+    shape, or a failed test) goes through :func:`~tinysae.objective.check_data` and
+    ``model.check_inputs``, which convert it or raise their error naming the first bad entry.
+    """
+    if (isinstance(X, np.ndarray) and X.dtype in (np.float64, np.float32) and X.ndim == 2 and X.shape[0] > 0
+            and X.shape[1] == model.n_visible):
+        lo, hi = float(X.min()), float(X.max())
+        in_range = model.objective.output != "sigmoid" or (lo >= 0.0 and hi <= 1.0)
+        if math.isfinite(lo) and math.isfinite(hi) and in_range:
+            return X
+    X = check_data(X)
+    model.check_inputs(X)
+    return X
+
+
 def loss_and_grad(
     params: Params, X: np.ndarray, objective: Objective, backend: str = "numpy"
 ) -> tuple[float, Params]:
@@ -194,7 +225,13 @@ def loss_and_grad(
     ``grads`` is a :class:`Params` holding ``W1, b1, W2, b2`` (the gradient of each).
     ``backend`` is one of ``"numpy"`` (reference), ``"autograd"``, ``"numba"``, ``"cuda"`` or
     ``"auto"``. For other models, see :func:`evaluate`.
+
+    ``X`` is checked as :func:`evaluate` checks it (2-D, real, finite, in the output's range),
+    by :func:`check_classic_data`: the check costs two reductions over ``X`` per call.
     """
     check_objective(objective)
-    loss, grads, _, _ = evaluate(classic_model(params, objective), params, Batch(X), backend)
+    model = classic_model(params, objective)
+    params = model.check_params(params)
+    X = check_classic_data(model, X)
+    loss, grads, _, _ = get_backend(backend, model).evaluate(model, params, Batch(X))
     return loss, grads

@@ -87,6 +87,7 @@ def test_short_training_runs_agree_across_backends(
         from tinysae.backends import numba_cuda
 
         monkeypatch.setattr(numba_cuda, "evaluate", partial(numba_cuda.evaluate, tile=2))
+        monkeypatch.setattr(numba_cuda, "bind", partial(numba_cuda.bind, tile=2))  # what lbfgs uses
     X = np.random.default_rng(3).uniform(0.05, 0.95, size=shape)
     start = tinysae.init_params(shape[1], k, seed=0)
     objective = Objective(rho=0.05, beta=3.0, weight_decay=1e-4)

@@ -21,6 +21,7 @@ from strategies import problems
 
 from tinysae.autograd import relative_error
 from tinysae.backends import BackendUnavailable, get_backend, is_available, numba_cuda, numpy_ref
+from tinysae.backends.capabilities import UnsupportedModel
 from tinysae.models import Batch, ClassicSAE
 from tinysae.objective import Objective, init_params
 from tinysae.params import Params
@@ -99,6 +100,73 @@ def test_registry_runs_cuda_on_the_simulator():
 
     assert numba_cuda.is_real_gpu() is (not config.ENABLE_CUDASIM)
     assert numba_cuda.auto_eligible() is numba_cuda.is_real_gpu()
+
+
+# ---- one batch kept on the device across evaluations (what L-BFGS uses) -------------------------
+
+
+class UploadCounter:
+    """``numba.cuda`` with ``to_device`` recording every host array it sends up."""
+
+    def __init__(self, cuda):
+        self.cuda, self.sent = cuda, []
+
+    def to_device(self, array, *args, **kwargs):
+        self.sent.append(array)
+        return self.cuda.to_device(array, *args, **kwargs)
+
+    def __getattr__(self, name):
+        return getattr(self.cuda, name)
+
+
+@settings(max_examples=8)
+@given(problem=problems(max_m=5, max_n=4, max_k=3), data=st.data())
+def test_bound_evaluation_matches_evaluate_and_uploads_X_once(problem, data):
+    """``bind(model, batch)`` gives ``evaluate``'s loss, gradients, terms and rho_hat at every
+    parameters it is called with, and uploads X once: later calls move only the parameters."""
+    params, X, objective = problem
+    model = ClassicSAE(X.shape[1], params.W1.shape[0], objective)
+    counter = UploadCounter(numba_cuda._cuda())
+    steps = data.draw(st.lists(st.floats(-0.5, 0.5), min_size=2, max_size=3), label="steps")
+    direction = Params(**{name: np.cos(np.arange(params[name].size)).reshape(params[name].shape)
+                          for name in NAMES})
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(numba_cuda, "_cuda", lambda: counter)
+        evaluate_at = numba_cuda.bind(model, Batch(X), tile=2)
+        for step in steps:
+            point = Params(**{name: params[name] + step * direction[name] for name in NAMES})
+            got = evaluate_at(point)
+            want = numba_cuda.evaluate(model, point, Batch(X), tile=2)
+            assert got.loss == want.loss and got.terms == want.terms
+            assert np.array_equal(got.rho_hat, want.rho_hat)
+            for name in NAMES:
+                assert np.array_equal(got.grads[name], want.grads[name]), name
+    assert X.dtype == np.float64 and X.flags.c_contiguous  # so X itself is what goes up
+    uploads_of_X = [array for array in counter.sent if array is X]
+    # once for the whole bound run, then once per call of evaluate
+    assert len(uploads_of_X) == 1 + len(steps)
+
+
+def test_bound_evaluation_follows_the_dtype_of_the_parameters():
+    """float32 parameters on float32 data compute in float32; float64 parameters on the same data
+    in float64 (the common type, as ``evaluate``), each with its own copy of X on the device."""
+    rng = np.random.default_rng(5)
+    X = rng.uniform(0, 1, size=(3, 4)).astype(np.float32)
+    params = init_params(4, 2, seed=2)
+    model = ClassicSAE(4, 2, Objective())
+    evaluate_at = numba_cuda.bind(model, Batch(X), tile=2)
+    for dtype in (np.float32, np.float64, np.float32):
+        got = evaluate_at(params.astype(dtype))
+        want = numba_cuda.evaluate(model, params.astype(dtype), Batch(X), tile=2)
+        assert got.grads.W1.dtype == want.grads.W1.dtype == dtype
+        assert got.loss == want.loss
+        assert np.array_equal(got.grads.W1, want.grads.W1)
+
+
+def test_bound_evaluation_refuses_separate_targets():
+    X = np.full((2, 3), 0.5)
+    with pytest.raises(UnsupportedModel, match="separate targets"):
+        numba_cuda.bind(ClassicSAE(3, 2, Objective()), Batch(X, X.copy()))
 
 
 # ---- minibatch Adam on the device ---------------------------------------------------------------

@@ -6,7 +6,8 @@ of the given parameters) on data ``X (m, n)``, starting from given
 :class:`~tinysae.params.Params`, with any backend that implements the model
 (:func:`tinysae.backends.get_backend`). Both
 
-* validate the data once, then call the backend's ``evaluate`` directly;
+* validate the data once, then evaluate through the backend directly
+  (:func:`~tinysae.backends.capabilities.bind`: the CUDA backend keeps the data on the GPU);
 * record a :class:`History`: the loss, each term of the objective as the backend measured it,
   and the mean of ``rho_hat``;
 * print a one-line progress display when ``verbose=True``;
@@ -51,7 +52,7 @@ import numpy as np
 
 from tinysae.autograd import NonFiniteGradientError
 from tinysae.backends import check_batch, classic_model, get_backend, resolve
-from tinysae.backends.capabilities import Evaluation
+from tinysae.backends.capabilities import Evaluation, bind
 from tinysae.lbfgs import MAXFUN, Iterate, minimize
 from tinysae.models import Batch, Model
 from tinysae.objective import Objective
@@ -256,13 +257,14 @@ def _check_growth(initial: Evaluation, evaluation: Evaluation, where: str, advic
     )
 
 
-def _evaluate(module: ModuleType, model: Model, params: Params, batch: Batch, where: str,
+def _evaluate(evaluate_at: Callable[[Params], Evaluation], params: Params, where: str,
               advice: str) -> Evaluation:
-    """``module.evaluate``, checked by :func:`_check_finite`; the engine's own
-    :class:`~tinysae.autograd.NonFiniteGradientError` (which names the op and node) is raised
+    """``evaluate_at(params)`` (a backend's objective on one batch, from
+    :func:`~tinysae.backends.capabilities.bind`), checked by :func:`_check_finite`; the engine's
+    own :class:`~tinysae.autograd.NonFiniteGradientError` (which names the op and node) is raised
     again with ``where`` and ``advice`` added."""
     try:
-        evaluation = module.evaluate(model, params, batch)
+        evaluation = evaluate_at(params)
     except NonFiniteGradientError as error:
         raise NonFiniteGradientError(f"{where}: {error}; {advice}") from error
     _check_finite(evaluation, where, advice)
@@ -339,9 +341,11 @@ def lbfgs(
     last: dict[str, Evaluation] = {}  # the latest evaluation: the accepted iterate's, for the history
     start = time.perf_counter()
 
+    evaluate_at = bind(module, model, batch)  # the CUDA backend keeps X on the GPU for the fit
+
     def fun(theta: np.ndarray) -> tuple[float, np.ndarray]:
         where = f"at L-BFGS iteration {state['n_iter'] + 1}"
-        evaluation = _evaluate(module, model, layout.unflatten(theta), batch, where, LBFGS_ADVICE)
+        evaluation = _evaluate(evaluate_at, layout.unflatten(theta), where, LBFGS_ADVICE)
         if evaluation.loss < best["loss"]:
             best["loss"], best["theta"] = float(evaluation.loss), theta  # minimize never writes into theta
         last["evaluation"] = evaluation
@@ -453,7 +457,8 @@ def adam(
     rng = np.random.default_rng(seed)
     moments = AdamMoments(params, beta1, beta2, eps)
     current = params
-    initial = _evaluate(module, model, params, data, "at the initial parameters", LBFGS_ADVICE)
+    on_data = bind(module, model, data)
+    initial = _evaluate(on_data, params, "at the initial parameters", LBFGS_ADVICE)
     best_loss, best = initial.loss, params
     t = 0
     reason = "max_iter"
@@ -465,13 +470,13 @@ def adam(
                 rows = perm[i : i + batch_size]
                 t += 1
                 batch = Batch(X[rows], None if T is None else T[rows], step_seed(seed, t))
-                evaluation = _evaluate(module, model, current, batch, f"at Adam step {t}", advice)
+                evaluation = _evaluate(bind(module, model, batch), current, f"at Adam step {t}", advice)
                 batch_losses.append(float(evaluation.loss))
                 current = moments.step(current, evaluation.grads, learning_rate, t)
             history.record_loss(epoch, float(np.mean(batch_losses)))
             where = f"after Adam epoch {epoch} (step {t})"
             _check_params(current, where, advice)
-            full = _evaluate(module, model, current, data, f"on all the data {where}", advice)
+            full = _evaluate(on_data, current, f"on all the data {where}", advice)
             _check_growth(initial, full, where, advice)
             history.record_terms(epoch, full)
             if full.loss < best_loss:
@@ -483,7 +488,7 @@ def adam(
         final = current
     except KeyboardInterrupt:
         reason = "interrupted"
-        final = current if module.evaluate(model, current, data).loss < best_loss else best
+        final = current if on_data(current).loss < best_loss else best
     elapsed = time.perf_counter() - start
     result = TrainResult(final, history, len(history), reason, elapsed, name)
     progress.close(_summary_line(result) if verbose else None)
@@ -507,8 +512,9 @@ def _adam_on_device(module, model, params, data, epochs, batch_size, learning_ra
         history.record_loss(epoch, loss)
     where, advice = f"after Adam epoch {len(losses)} (on the GPU)", _adam_advice(learning_rate)
     _check_params(final, where, advice)
-    full = _evaluate(module, model, final, data, f"on all the data {where}", advice)
-    _check_growth(module.evaluate(model, params, data), full, where, advice)
+    on_data = bind(module, model, data)
+    full = _evaluate(on_data, final, f"on all the data {where}", advice)
+    _check_growth(on_data(params), full, where, advice)
     history.record_terms(len(losses), full)
     elapsed = time.perf_counter() - start
     if losses:

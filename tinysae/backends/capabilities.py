@@ -1,7 +1,9 @@
 """What a backend returns, and which models the hand-written backends implement.
 
 Every backend module defines ``supports(model) -> str | None`` (None: it implements ``model``;
-otherwise a sentence saying why not) and ``evaluate(model, params, batch) -> Evaluation``. The
+otherwise a sentence saying why not) and ``evaluate(model, params, batch) -> Evaluation``; a backend
+that keeps state across evaluations of one batch (the CUDA backend keeps ``X`` and its buffers on
+the GPU) also defines ``bind(model, batch)``, which :func:`bind` uses. The
 engine (``autograd``) supports every model. The numpy reference and the Numba and CUDA kernels
 implement the classic sparse autoencoder with the penalties named by strings, and some of its
 variants (the numpy reference the contractive, the denoising and the convolutional ones, Numba
@@ -10,11 +12,13 @@ the contractive and the convolutional ones); :func:`classic_support` says so for
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from types import ModuleType
 from typing import NamedTuple
 
 import numpy as np
 
-from tinysae.models import Model
+from tinysae.models import Batch, Model
 from tinysae.models.classic import ClassicSAE
 from tinysae.models.contractive import ContractiveSAE
 from tinysae.models.convolutional import ConvolutionalSAE
@@ -35,6 +39,21 @@ class Evaluation(NamedTuple):
     grads: Params
     terms: dict[str, float]
     rho_hat: np.ndarray | None
+
+
+def bind(module: ModuleType, model: Model, batch: Batch) -> Callable[[Params], Evaluation]:
+    """The objective of ``model`` on the fixed ``batch``, as a function of the parameters alone.
+
+    A solver that evaluates one batch many times (L-BFGS: every iteration and every line-search
+    step) calls this once and then the function it returns. It is ``module.bind(model, batch)``
+    when the backend defines one (so that it can keep the batch where it computes), else
+    ``params -> module.evaluate(model, params, batch)``. ``batch`` must not change while the
+    function is in use.
+    """
+    own = getattr(module, "bind", None)
+    if own is not None:
+        return own(model, batch)
+    return lambda params: module.evaluate(model, params, batch)
 
 
 class UnsupportedModel(ValueError):

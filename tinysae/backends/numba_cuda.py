@@ -12,9 +12,13 @@ kernel from :mod:`tinysae.backends._cuda_kernels`::
     dW2 = D3^T H + lambda W2,  db2 = sum_i D3  matmul, add_scaled, column_sums
     dW1 = D2^T X + lambda W1,  db1 = sum_i D2  matmul, add_scaled, column_sums
 
-Everything is computed in the inputs' dtype (float32 or float64). :func:`loss_and_grad` copies
-host arrays in and out on every call; :func:`adam_device` keeps the data, the parameters and
-Adam's moments on the GPU for a whole minibatch training run.
+Everything is computed in the inputs' dtype (float32 or float64). :func:`loss_and_grad` and
+:func:`evaluate` copy host arrays in and out on every call. Two paths keep the data on the GPU:
+:func:`bind` (what :func:`tinysae.train.lbfgs` uses, through
+:func:`tinysae.backends.capabilities.bind`) uploads ``X`` and allocates the buffers once, so
+that each later evaluation moves only the parameters up and the gradients down; and
+:func:`adam_device` keeps the data, the parameters and Adam's moments on the GPU for a whole
+minibatch training run.
 
 numba-cuda and a GPU are optional: importing this module needs neither (``numba.cuda`` is
 imported only when a kernel is first needed), and :func:`check_available` says what is
@@ -26,6 +30,7 @@ them, and why ``backend="auto"`` should pick this backend only when :func:`is_re
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 from types import ModuleType, SimpleNamespace
 
@@ -160,6 +165,11 @@ class _DeviceParams:
     def flat(self) -> tuple:
         """1-D views of the four arrays (for the elementwise Adam kernel)."""
         return tuple(a.reshape(a.size) for a in self.arrays())
+
+    def copy_from(self, params: Params, dtype: np.dtype) -> None:
+        """Overwrite the four device arrays with ``params`` (same shapes), in ``dtype``."""
+        for device, name in zip(self.arrays(), ("W1", "b1", "W2", "b2")):
+            device.copy_to_device(np.ascontiguousarray(params[name], dtype))
 
     def download(self) -> Params:
         return Params(W1=self.W1.copy_to_host(), b1=self.b1.copy_to_host(), W2=self.W2.copy_to_host(),
@@ -327,18 +337,71 @@ def supports(model: Model) -> str | None:
     return classic_support(model, "cuda")
 
 
-def evaluate(model: Model, params: Params, batch: Batch, *, tile: int = TILE) -> Evaluation:
-    """The classic's loss, gradient and terms on ``batch``, computed on the GPU. A batch with
-    separate targets raises :class:`~tinysae.backends.capabilities.UnsupportedModel`."""
+def _check_batch(batch: Batch) -> None:
     if batch.targets is not None:
         raise UnsupportedModel('backend="cuda" reconstructs the inputs themselves; a batch with separate '
                                'targets needs backend="numpy" or backend="autograd"')
-    objective = classic_objective(model)
-    ws, _ = _evaluate(params, batch.inputs, objective, tile)
+
+
+def _download_evaluation(model: Model, ws: _Workspace) -> Evaluation:
+    """The :class:`Evaluation` of ``ws``'s last :meth:`_Workspace.evaluate`, copied to the host."""
     terms = ws.download_terms()
     loss = sum(terms[name] for name in model.term_names())
     rho_hat = ws.rho_hat.copy_to_host().reshape(-1)
     return Evaluation(loss, ws.download_grads(), {name: terms[name] for name in model.term_names()}, rho_hat)
+
+
+def evaluate(model: Model, params: Params, batch: Batch, *, tile: int = TILE) -> Evaluation:
+    """The classic's loss, gradient and terms on ``batch``, computed on the GPU. A batch with
+    separate targets raises :class:`~tinysae.backends.capabilities.UnsupportedModel`."""
+    _check_batch(batch)
+    ws, _ = _evaluate(params, batch.inputs, classic_objective(model), tile)
+    return _download_evaluation(model, ws)
+
+
+@dataclass
+class _Resident:
+    """What stays on the GPU between evaluations of one batch in one dtype: the kernels, ``X``,
+    the parameters' device arrays (overwritten at each call), the workspace and J's slot."""
+
+    ws: _Workspace
+    X: object
+    P: _DeviceParams
+    out: object
+
+
+def bind(model: Model, batch: Batch, *, tile: int = TILE) -> Callable[[Params], Evaluation]:
+    """``params -> evaluate(model, params, batch)``, with ``batch.inputs`` uploaded once.
+
+    The first call in a dtype (float32 or float64, the common type of the parameters and ``X``, as
+    in :func:`evaluate`) uploads ``X`` and allocates the workspace and the parameters' device
+    arrays; every later call copies only ``W1, b1, W2, b2`` up and the gradients, the terms and
+    ``rho_hat`` down (``k (n + 1) + n (k + 1)`` numbers each way, against ``m n`` for ``X``). The
+    parameters are validated by the caller, as for :func:`evaluate`; ``batch`` must not change
+    while the function is in use (:func:`tinysae.train.lbfgs` holds its own batch for the fit).
+    """
+    _check_batch(batch)
+    objective = classic_objective(model)
+    tile = _check_tile(tile)
+    X = batch.inputs
+    resident: dict[tuple[np.dtype, tuple[int, int]], _Resident] = {}
+
+    def evaluate_at(params: Params) -> Evaluation:
+        dtype = _compute_dtype(params, X)
+        key = (dtype, params["W1"].shape)
+        if key not in resident:
+            cuda = _cuda()
+            (m, n), k = X.shape, params["W1"].shape[0]
+            resident[key] = _Resident(_Workspace(cuda, _kernels(dtype, tile), m, n, k),
+                                      cuda.to_device(np.ascontiguousarray(X, dtype)),
+                                      _DeviceParams.upload(cuda, params, dtype), cuda.device_array(1, dtype))
+        else:
+            resident[key].P.copy_from(params, dtype)
+        state = resident[key]
+        state.ws.evaluate(state.P, state.X, objective, state.out, 0)
+        return _download_evaluation(model, state.ws)
+
+    return evaluate_at
 
 
 def adam_device(

@@ -1,13 +1,15 @@
 r"""One thread pool at a time: the BLAS pools are held to one thread while a fit runs.
 
 numpy and scipy each load their own OpenBLAS, and each starts one thread per core. A fit
-alternates between them: numpy's BLAS in the forward and backward passes, scipy's in
-L-BFGS-B's ``setulb`` (vector operations on the whole parameter vector), and numba's own
+alternates between BLAS calls (numpy's in the forward and backward passes and in the L-BFGS
+two-loop recursion's dot products, scipy's wherever a scipy routine runs) and numba's own
 threads in the Numba backend. Their idle threads spin, so on a small machine they take the cores
 from each other. Measured on a 2-core machine (StackedAutoencoder on 1257 digits, 50
-pre-training and 50 fine-tuning iterations, two runs each): 9.6 s and 8.4 s with the pools left
-as they are (``TINYSAE_BLAS_THREADS=keep``), 3.7 s and 3.0 s with BLAS held to one thread. With
-the engine backend throughout, one run took 23.0 s as is, ``setulb`` alone 22 ms per call.
+pre-training and 50 fine-tuning iterations, two runs each, when L-BFGS was still scipy's
+L-BFGS-B): 9.6 s and 8.4 s with the pools left as they are (``TINYSAE_BLAS_THREADS=keep``),
+3.7 s and 3.0 s with BLAS held to one thread. With the engine backend throughout, one run took
+23.0 s as is, L-BFGS-B's ``setulb`` alone 22 ms per call; that is why the package now has its own
+L-BFGS (:mod:`tinysae.lbfgs`), whose work per iteration is a few vector operations.
 
 :func:`fit_threads` is what :func:`tinysae.train.lbfgs` and :func:`tinysae.train.adam` run
 inside. It uses threadpoolctl (the well-kept library that finds every BLAS and OpenMP pool

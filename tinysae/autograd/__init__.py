@@ -32,6 +32,7 @@ from tinysae.autograd.tensor import (
     square,
     step,
     tanh,
+    topological_order,
     where,
 )
 
@@ -61,6 +62,7 @@ __all__ = [
     "square",
     "step",
     "tanh",
+    "topological_order",
     "unbroadcast",
     "where",
 ]

@@ -1,44 +1,52 @@
 r"""Automatic feedback for the lessons' exercises.
 
-Each ``check_*`` function calls a student's implementation on several random inputs, compares
-what it returns with tinysae's reference, prints feedback and returns a :class:`Feedback`
-(``.passed``, ``.hint``, ``.mistake``, ``.errors``). The feedback says
+Each ``check_*`` function takes the student's function, searches for an input where it is wrong,
+prints feedback and returns a :class:`Feedback` (``.passed``, ``.status``, ``.details``,
+``.hint``, ``.mistake``). The search (:mod:`tinysae.exercises.search`) runs hypothesis over
+small inputs that reach the edge cases (one sample, one hidden unit, zeros, rates close to 0 or
+1, inputs large enough to overflow an exponential) and shrinks a failing one to the smallest it
+can find. The feedback is
 
-* which output (or which gradient: ``loss``, ``dW1``, ``db1``, ``dW2``, ``db2``) is wrong, on
-  which input, with the relative error
-  :math:`\lVert y - \hat y\rVert / \lVert y + \hat y\rVert` (tolerance :data:`TOLERANCE`)
-  and the worst entry;
-* a wrong shape (and whether the values are right once transposed or reshaped), ``None``
-  returned (a missing ``return``), NaN or inf, an input changed in place;
-* an exception raised inside the student's code, with its line, instead of crashing;
-* a **hint** when the answer matches a known mistake. Every exercise has a table of wrong
-  variants (forgetting the :math:`1/m` of :math:`\beta s/m`, swapping :math:`\rho` and
-  :math:`\hat\rho`, forward differences, ...); each is computed on the same input, and the one
-  the student's output equals names the hint.
+* "all N checks passed" when no input was found where the answer is wrong;
+* otherwise the smallest counterexample, in a few lines: the input, the expected output and the
+  student's, and which outputs are wrong;
+* a **hint** naming the mistake by its nature ("the sparsity term is missing its average over
+  samples") when the answer equals, on that input and on others, one of the exercise's known
+  mistakes; a hint never gives the answer's formula or code;
+* "could not run", with the line of the student's code that raised, an exception, a wrong shape,
+  ``None`` returned (a missing ``return``) or an input changed in place; "not done yet" while the
+  function still raises ``NotImplementedError``; a call that runs past its ``timeout``.
 
-The exercises (what the student writes, and the reference it is compared with):
+The exercises (what the student writes):
 
-* :func:`check_sigmoid`: ``sigmoid(Z)``, any shape; :math:`1/(1+e^{-Z})`.
-* :func:`check_kl_divergence`: ``kl_divergence(rho, rho_hat)``, shape ``(k,)``;
-  :math:`\mathrm{KL}(\rho\Vert\hat\rho_j)`.
-* :func:`check_kl_gradient`: ``kl_gradient(rho, rho_hat)``, shape ``(k,)``;
-  ``s = -rho / rho_hat + (1 - rho) / (1 - rho_hat)``.
-* :func:`check_sparsity_delta`: ``sparsity_delta(rho, rho_hat, beta, m)``, shape ``(k,)``;
-  ``beta * s / m``.
-* :func:`check_backprop`: ``loss_and_grad(params, X, objective)``; docs/design.md's backward
-  equations (the numpy reference backend).
-* :func:`check_gradient_checker`: ``numerical_gradient(J, theta, eps)``; central differences.
+* :func:`check_sigmoid`: ``sigmoid(Z)``, the logistic sigmoid of every entry, any shape.
+* :func:`check_kl_divergence`: ``kl_divergence(rho, rho_hat)``, the KL divergence from the
+  target rate to each hidden unit's mean activation, shape ``(k,)``.
+* :func:`check_kl_gradient`: ``kl_gradient(rho, rho_hat)``, ``s``, the derivative of each unit's
+  divergence with respect to its mean activation, shape ``(k,)``.
+* :func:`check_sparsity_delta`: ``sparsity_delta(rho, rho_hat, beta, m)``, the sparsity term's
+  gradient with respect to one sample's hidden activations, shape ``(k,)``.
+* :func:`check_backprop`: ``loss_and_grad(params, X, objective)``, the classic objective and its
+  gradient with respect to every parameter (compared with the numpy reference backend).
+* :func:`check_gradient_checker`: ``numerical_gradient(J, theta, eps)``, the central-difference
+  estimate of a function's gradient, of ``theta``'s shape.
+* :func:`check_matmul_vjp`: ``matmul_vjp(g, A, B) -> (dA, dB)``, a matrix product's
+  vector-Jacobian product.
+* :func:`check_topological_order`: ``topological_order(root)``, every tensor ``root`` depends on,
+  each once, each after its parents.
+* :func:`check_unbroadcast`: ``unbroadcast(grad, shape)``, a gradient summed back to the shape
+  numpy broadcast up.
+* :func:`check_rho_hat_kernel`: ``sigmoid_and_rho_hat(Z2) -> (H, rho_hat)``, a fused, parallel
+  Numba kernel.
 * :func:`check_contraction_grads`: ``contraction_grads(X, H, W1, weight) -> (dW1, db1)``, shapes
-  ``(k, n)`` and ``(k,)``; the contractive penalty's own gradient
-  (:func:`tinysae.backends.numpy_ref.contraction_grads`).
+  ``(k, n)`` and ``(k,)``; the contractive penalty's own gradient.
 * :func:`check_log_softmax_vjp`: ``log_softmax_vjp(g, Z) -> dZ``, shape ``(m, C)``; the
-  ``log_softmax`` op's vector-Jacobian product along the rows (:mod:`tinysae.autograd.ops`).
+  ``log_softmax`` op's vector-Jacobian product along the rows.
 * :func:`check_gaussian_kl`: ``gaussian_kl(mu, logvar) -> (kl, dmu, dlogvar)``, a number and two
-  ``(m, d)`` arrays; the mean over samples of KL(N(mu, diag exp(logvar)) || N(0, I)) and its
-  gradients (:class:`tinysae.terms.GaussianKL`).
+  ``(m, d)`` arrays; the mean over samples of the KL divergence from the encoder's Gaussian to
+  the standard normal, and its gradients.
 * :func:`check_conv2d_weight_grad`: ``conv2d_weight_grad(g, x, kernel_size, stride, padding) -> dW``,
-  shape ``(C_out, C_in, kH, kW)``; the gradient of ``sum(g * conv2d(x, w))`` with respect to ``w``
-  (:func:`tinysae.autograd.conv.conv2d_weight_grad`).
+  shape ``(C_out, C_in, kH, kW)``; a convolution's gradient with respect to its kernel.
 
 :func:`strip_solutions` writes the student version of a lesson notebook: every block between
 ``### BEGIN SOLUTION`` and ``### END SOLUTION`` becomes ``raise NotImplementedError()``
@@ -47,12 +55,17 @@ DESTINATION`` runs it from the command line.
 
 The package, one module per concern (everything public is re-exported here):
 
+* :mod:`tinysae.exercises.search`: :class:`~tinysae.exercises.search.Exercise`,
+  :class:`~tinysae.exercises.search.Check` and :func:`~tinysae.exercises.search.run_exercise`,
+  the search behind the checkers;
 * :mod:`tinysae.exercises.feedback`: :class:`Feedback`, :class:`Mistake`, :class:`Case`, the
-  tolerances and marks, and the helpers every checker shares (calling the student's code,
-  comparing arrays, matching known mistakes);
-* :mod:`tinysae.exercises.sparsity`: the sigmoid, KL, ``s`` and ``beta * s / m`` checkers and
+  tolerances and marks, and the helpers of the checkers that try fixed cases instead of
+  searching (calling the student's code, comparing arrays, matching known mistakes);
+* :mod:`tinysae.exercises.sparsity`: the sigmoid, KL, ``s`` and sparsity-delta checkers and
   their mistake tables;
-* :mod:`tinysae.exercises.backprop`: :func:`check_backprop`, its cases and its mistakes;
+* :mod:`tinysae.exercises.backprop`: :func:`check_backprop` and its mistakes;
+* :mod:`tinysae.exercises.graph`: the matmul VJP, topological order and unbroadcast checkers;
+* :mod:`tinysae.exercises.kernels`: :func:`check_rho_hat_kernel` (a Numba kernel);
 * :mod:`tinysae.exercises.gradient`: :func:`check_gradient_checker` and its mistakes;
 * :mod:`tinysae.exercises.variants`: :func:`check_contraction_grads` (lesson 4) and
   :func:`check_log_softmax_vjp` (lesson 5), and their mistakes;

@@ -1,11 +1,17 @@
-r"""The backpropagation exercise: ``loss_and_grad(params, X, objective) -> (loss, grads)``.
+r"""The searching checker of the backpropagation exercise: ``loss_and_grad(params, X, objective)``.
 
-The student's five outputs (``loss``, ``dW1 (k, n)``, ``db1 (k,)``, ``dW2 (n, k)``, ``db2 (n,)``)
-are compared one by one with the numpy reference backend on three random problems
-(``X (m, n)``, sigmoid hidden and output units, KL penalty). :func:`_backprop_variant` recomputes
-docs/design.md's forward and backward pass with each known mistake made on purpose, so a wrong output
-can be matched to the mistake that produces it; with no match, :func:`_where_to_look` localises
-the error from which outputs are wrong.
+The student returns ``(loss, grads)``: the classic objective's value (reconstruction, weight
+decay and KL sparsity terms; sigmoid hidden and output units) and its gradient with respect to
+each parameter, ``dW1 (k, n)``, ``db1 (k,)``, ``dW2 (n, k)``, ``db2 (n,)``, for
+``params = (W1 (k, n), b1 (k,), W2 (n, k), b2 (n,))`` and ``X (m, n)`` in [0, 1]. The reference
+is the numpy backend (:func:`tinysae.backends.numpy_ref.loss_and_grad`).
+
+The search (:mod:`tinysae.exercises.search`) draws small problems, ``m``, ``n``, ``k`` from 1 (a
+single sample, a single hidden unit), entries that are multiples of a half or a quarter (zeros
+included), weights large enough to push ``rho_hat`` close to 0 or 1, and varying ``rho``,
+``beta`` and ``lambda``. :func:`_backprop_variant` recomputes docs/design.md's forward and
+backward pass with each known mistake made on purpose, so a wrong answer can be named; an
+unnamed one is localised by which of the five outputs are wrong.
 """
 
 from __future__ import annotations
@@ -13,61 +19,69 @@ from __future__ import annotations
 from collections.abc import Callable
 
 import numpy as np
+from hypothesis import strategies as st
 from scipy.special import expit
 
 from tinysae.backends import numpy_ref
-from tinysae.exercises.feedback import (
-    Feedback,
-    Mistake,
-    _as_array,
-    _call,
-    _compare_outputs,
-    _matching_mistake,
-    _not_a_function,
-    _report,
+from tinysae.exercises.feedback import Feedback, Mistake
+from tinysae.exercises.search import (
+    DEFAULT_EXAMPLES,
+    DEFAULT_TIMEOUT,
+    Check,
+    Exercise,
+    Unusable,
+    agree,
+    run_exercise,
+    show_array,
 )
 from tinysae.exercises.sparsity import _kl, _s
-from tinysae.objective import Objective, init_params
+from tinysae.objective import Objective
 from tinysae.params import Params
 
 __all__ = ["BACKPROP_MISTAKES", "BACKPROP_OUTPUTS", "check_backprop"]
 
 BACKPROP_OUTPUTS = ("loss", "dW1", "db1", "dW2", "db2")
+#: The parameter each gradient belongs to.
+_PARAMETER = {"dW1": "W1", "db1": "b1", "dW2": "W2", "db2": "b2"}
 
 BACKPROP_MISTAKES = [
-    Mistake("sparsity_no_1_over_m", "did you forget the 1/m in beta * s / m? rho_hat is a mean over the "
-            "m samples, so d rho_hat_j / d H[i, j] = 1/m"),
-    Mistake("sparsity_missing", "D2 has no sparsity term: D2 = (D3 W2 + beta * s / m) * f'(Z2); the "
-            "KL penalty also sends gradient to H through rho_hat"),
-    Mistake("sparsity_negated", "the sparsity term's sign: s = -rho / rho_hat + (1 - rho) / (1 - rho_hat)"),
-    Mistake("sparsity_outside_derivative", "both terms of dJ/dH go through f'(Z2): "
-            "D2 = (D3 W2 + beta * s / m) * f'(Z2), not D3 W2 * f'(Z2) + beta * s / m"),
-    Mistake("no_hidden_derivative", "did you forget f'(Z2) = H * (1 - H) in D2?"),
-    Mistake("hidden_derivative_of_Z", "f'(Z2) = H * (1 - H) uses the activation H = sigmoid(Z2), not Z2"),
-    Mistake("no_output_derivative", "did you forget g'(Z3) = Xhat * (1 - Xhat) in D3?"),
-    Mistake("output_derivative_of_Z", "g'(Z3) = Xhat * (1 - Xhat) uses the output Xhat = sigmoid(Z3), "
-            "not Z3"),
-    Mistake("error_sign", "the error is Xhat - X (the derivative of (Xhat - X)^2 / 2 with respect to "
-            "Xhat), not X - Xhat"),
-    Mistake("d3_no_1_over_m", "did you forget the 1/m in D3 = (Xhat - X) * g'(Z3) / m? the "
-            "reconstruction term is 1/(2m) sum ||Xhat - X||^2"),
-    Mistake("dW2_uses_Z2", "dW2 = D3^T H multiplies by the activations H = f(Z2), not by Z2"),
-    Mistake("no_decay_gradient", "did you forget + lambda W in dW1 and dW2? weight decay "
-            "lambda/2 ||W||^2 has gradient lambda W"),
-    Mistake("decay_on_biases", "weight decay applies to W1 and W2 only: db1 = sum_i D2 and db2 = sum_i D3, "
-            "with no lambda b"),
-    Mistake("bias_mean", "db1 = sum_i D2 and db2 = sum_i D3 are sums over samples (the 1/m is already "
-            "inside D3), not means"),
-    Mistake("loss_no_half", "the reconstruction term is 1/(2m) sum ||Xhat - X||^2: "
-            "did you forget the 1/2?"),
-    Mistake("loss_no_1_over_m", "the reconstruction term is 1/(2m) sum ||Xhat - X||^2: "
-            "did you forget the 1/m?"),
-    Mistake("loss_mean_over_entries", "the reconstruction term averages over the m samples only: "
-            "np.mean over the whole matrix divides by m n; use np.sum(...) / (2 m)"),
-    Mistake("loss_decay_no_half", "weight decay is lambda/2 (||W1||^2 + ||W2||^2): did you forget the 1/2?"),
-    Mistake("loss_no_decay", "the loss is missing weight decay lambda/2 (||W1||^2 + ||W2||^2)"),
-    Mistake("loss_no_beta", "the sparsity term is beta * sum_j KL(rho || rho_hat_j): did you forget beta?"),
-    Mistake("loss_no_sparsity", "the loss is missing the sparsity term beta * sum_j KL(rho || rho_hat_j)"),
+    Mistake("sparsity_no_1_over_m", "the sparsity term is missing its average over samples: rho_hat is "
+            "a mean over the m samples, so each sample's activations carry only their share of the "
+            "penalty's gradient"),
+    Mistake("sparsity_missing", "the hidden layer's delta has no sparsity term: the penalty depends on "
+            "the activations through rho_hat, so it sends gradient back to them too"),
+    Mistake("sparsity_negated", "the sparsity term enters the hidden layer's delta with the wrong sign"),
+    Mistake("sparsity_outside_derivative", "the sparsity term is added after the hidden activation's "
+            "derivative is applied: both parts of the gradient at the activations go through it"),
+    Mistake("no_hidden_derivative", "the hidden layer's delta is missing the derivative of the hidden "
+            "activation function"),
+    Mistake("hidden_derivative_of_Z", "the hidden sigmoid's derivative is computed from the "
+            "pre-activations Z2 where it takes the activations H"),
+    Mistake("no_output_derivative", "the output layer's delta is missing the derivative of the output "
+            "activation function"),
+    Mistake("output_derivative_of_Z", "the output sigmoid's derivative is computed from the "
+            "pre-activations Z3 where it takes the outputs Xhat"),
+    Mistake("error_sign", "the reconstruction error has the wrong sign: it is the output minus the "
+            "data, the direction in which the loss grows"),
+    Mistake("d3_no_1_over_m", "the output layer's delta is missing its average over samples: the "
+            "reconstruction term is a mean over the m samples"),
+    Mistake("dW2_uses_Z2", "dW2 pairs the output delta with the pre-activations Z2; the second layer's "
+            "input is the activations H"),
+    Mistake("no_decay_gradient", "the weights' gradients are missing weight decay's contribution"),
+    Mistake("decay_on_biases", "weight decay reaches the biases' gradients too; it penalises the "
+            "weights W1 and W2 only"),
+    Mistake("bias_mean", "the biases' gradients average the deltas over the samples; they add them up "
+            "(the average is already inside the deltas)"),
+    Mistake("loss_no_half", "the reconstruction term of the loss is twice too large: it is half the "
+            "squared error, averaged over samples"),
+    Mistake("loss_no_1_over_m", "the reconstruction term of the loss is missing its average over samples"),
+    Mistake("loss_mean_over_entries", "the reconstruction term of the loss averages over every entry "
+            "of X; it averages over the samples only, adding up each sample's n squared errors"),
+    Mistake("loss_decay_no_half", "the weight decay term of the loss is twice too large: it carries a "
+            "factor of one half"),
+    Mistake("loss_no_decay", "the loss is missing the weight decay term"),
+    Mistake("loss_no_beta", "the sparsity term of the loss is missing its weight beta"),
+    Mistake("loss_no_sparsity", "the loss is missing the sparsity term"),
 ]
 
 
@@ -99,7 +113,7 @@ def _backprop_variant(params: Params, X: np.ndarray, objective: Objective,
         decay = 0.0
     sparsity = beta * np.sum(_kl(rho, rho_hat))
     if mistake == "loss_no_beta":
-        sparsity = sparsity / beta
+        sparsity = np.sum(_kl(rho, rho_hat))
     if mistake == "loss_no_sparsity":
         sparsity = 0.0
     loss = reconstruction + decay + sparsity
@@ -140,129 +154,168 @@ def _backprop_variant(params: Params, X: np.ndarray, objective: Objective,
     return {"loss": np.asarray(loss), "dW1": dW1, "db1": db1, "dW2": dW2, "db2": db2}
 
 
-def _backprop_cases() -> list[tuple[Params, np.ndarray, Objective, str]]:
-    """Three small problems with distinct m, n, k (a transpose shows), random biases, m > 1 and
-    beta != 1 (so a missing 1/m or beta shows) and weight decay large enough to matter."""
+def _as_answer(outputs: dict[str, np.ndarray]) -> tuple[float, Params]:
+    """The five outputs as a student returns them: ``(loss, grads)``."""
+    grads = Params({name: outputs[f"d{name}"] for name in _PARAMETER.values()})
+    return float(outputs["loss"]), grads
+
+
+def _with_compute(mistake: Mistake) -> Mistake:
+    """``mistake``, answering ``(loss, grads)`` by :func:`_backprop_variant`."""
+    def compute(params: Params, X: np.ndarray, objective: Objective) -> tuple[float, Params]:
+        return _as_answer(_backprop_variant(params, X, objective, mistake.key))
+    return Mistake(mistake.key, mistake.hint, compute)
+
+
+# ----------------------------------------------------------------------------- the search
+
+#: The objectives drawn: rho, beta (never 1, so a missing beta shows) and lambda (0 included).
+_OBJECTIVES = [Objective(rho=rho, beta=beta, weight_decay=lam)
+               for rho, beta, lam in ((0.1, 3.0, 0.1), (0.05, 0.5, 0.01), (0.2, 2.0, 0.0), (0.1, 0.5, 0.1))]
+
+
+@st.composite
+def _problems(draw: st.DrawFn) -> tuple[Params, np.ndarray, Objective]:
+    """``(params, X, objective)``: ``m`` from 1 to 4, ``n`` and ``k`` from 1 to 3, weights and
+    biases multiples of a half in [-3, 3], ``X`` multiples of a quarter in [0, 1]."""
+    m, n, k = draw(st.integers(1, 4)), draw(st.integers(1, 3)), draw(st.integers(1, 3))
+
+    def array(shape: tuple[int, ...], values: st.SearchStrategy) -> np.ndarray:
+        return np.array(draw(st.lists(values, min_size=int(np.prod(shape)), max_size=int(np.prod(shape)))),
+                        dtype=np.float64).reshape(shape)
+    halves = st.integers(-6, 6).map(lambda v: v / 2)
+    params = Params(W1=array((k, n), halves), b1=array((k,), halves),
+                    W2=array((n, k), halves), b2=array((n,), halves))
+    X = array((m, n), st.integers(0, 4).map(lambda v: v / 4))
+    return params, X, draw(st.sampled_from(_OBJECTIVES))
+
+
+def _probe() -> tuple[Params, np.ndarray, Objective]:
+    """A generic problem (m = 3, n = 2, k = 3, nothing symmetric) on which every known mistake
+    gives its own answer."""
     rng = np.random.default_rng(5)
-    settings = [((6, 5, 3), Objective(rho=0.1, beta=3.0, weight_decay=1e-3)),
-                ((9, 4, 7), Objective(rho=0.05, beta=0.5, weight_decay=0.1)),
-                ((4, 8, 2), Objective(rho=0.2, beta=2.0, weight_decay=0.01))]
-    cases = []
-    for (m, n, k), objective in settings:
-        start = init_params(n, k, seed=rng)
-        params = Params(W1=start.W1 * 2, b1=rng.normal(0, 0.5, k), W2=start.W2 * 2, b2=rng.normal(0, 0.5, n))
-        X = rng.uniform(0.0, 1.0, size=(m, n))
-        description = (f"X of shape ({m}, {n}), k = {k} hidden units, rho = {objective.rho}, "
-                       f"beta = {objective.beta}, lambda = {objective.weight_decay}")
-        cases.append((params, X, objective, description))
-    return cases
+    params = Params(W1=rng.normal(0, 1, (3, 2)), b1=rng.normal(0, 0.5, 3),
+                    W2=rng.normal(0, 1, (2, 3)), b2=rng.normal(0, 0.5, 2))
+    return params, rng.uniform(0, 1, (3, 2)), Objective(rho=0.1, beta=3.0, weight_decay=0.1)
 
 
-def _parse_backprop(value: object) -> tuple[dict[str, np.ndarray] | None, str | None]:
-    """The student's ``(loss, grads)`` as the five named outputs, or a message saying what is wrong.
+def _reference(params: Params, X: np.ndarray, objective: Objective) -> dict[str, np.ndarray]:
+    loss, grads = numpy_ref.loss_and_grad(params, X, objective)
+    return {"loss": np.asarray(loss), **{f"d{name}": grads[name] for name in _PARAMETER.values()}}
 
-    ``grads`` may be a :class:`Params`, a dict keyed ``dW1``... or ``W1``..., or four arrays in the
-    order ``dW1, db1, dW2, db2``."""
-    if value is None:
-        return None, "your function returned None: did you forget `return loss, grads`?"
-    if not isinstance(value, (tuple, list)) or len(value) != 2:
-        return None, f"return a pair (loss, grads); got {type(value).__name__}"
-    loss, grads = value
+
+def _grad_arrays(grads: object) -> list[object]:
+    """The four gradients in the order dW1, db1, dW2, db2, from a :class:`Params`, a dict keyed
+    ``dW1``... or ``W1``..., or a sequence of four."""
     if isinstance(grads, Params):
-        arrays = [grads[name] for name in ("W1", "b1", "W2", "b2")]
-    elif isinstance(grads, dict):
-        keys = [name for name in ("dW1", "db1", "dW2", "db2") if name in grads]
-        keys = keys if len(keys) == 4 else [name for name in ("W1", "b1", "W2", "b2") if name in grads]
-        if len(keys) != 4:
-            return None, f"grads has keys {sorted(grads)}; expected dW1, db1, dW2, db2"
-        arrays = [grads[key] for key in keys]
-    elif isinstance(grads, (tuple, list)) and len(grads) == 4:
-        arrays = list(grads)
-    else:
-        return None, ("grads must be a tinysae.Params, a dict with keys dW1, db1, dW2, db2, or the "
-                      f"four arrays (dW1, db1, dW2, db2); got {type(grads).__name__}")
-    outputs = {}
-    for name, raw in zip(BACKPROP_OUTPUTS, [loss, *arrays]):
-        array, problem = _as_array(raw, name)
-        if problem is not None:
-            return None, problem
-        outputs[name] = array.reshape(()) if name == "loss" and array.size == 1 else array
-    return outputs, None
+        return [grads[name] for name in _PARAMETER.values()]
+    if isinstance(grads, dict):
+        for names in (tuple(_PARAMETER), tuple(_PARAMETER.values())):
+            if all(name in grads for name in names):
+                return [grads[name] for name in names]
+        raise Unusable(f"grads has keys {sorted(map(str, grads))}; expected dW1, db1, dW2, db2")
+    if isinstance(grads, (tuple, list)) and len(grads) == 4:
+        return list(grads)
+    raise Unusable("grads must be a tinysae.Params, a dict with keys dW1, db1, dW2, db2, or the four "
+                   f"arrays (dW1, db1, dW2, db2); got {type(grads).__name__}")
+
+
+def _as_output(name: str, raw: object, shape: tuple[int, ...]) -> np.ndarray:
+    if raw is None:
+        raise Unusable(f"{name} is None: did you forget to return it?")
+    try:
+        array = np.asarray(raw, dtype=np.float64)
+    except (TypeError, ValueError) as error:
+        raise Unusable(f"{name} is not an array of numbers ({error})") from None
+    if name == "loss":
+        if array.size != 1:
+            raise Unusable(f"the loss must be one number; got an array of shape {array.shape}")
+        return array.reshape(())
+    if array.shape != shape:
+        transposed = " (it is transposed)" if array.shape == shape[::-1] else ""
+        raise Unusable(f"{name} has shape {array.shape}{transposed}, expected {shape}, the shape of "
+                       f"{_PARAMETER[name]}")
+    return array
+
+
+def _parse(value: object, args: tuple) -> dict[str, np.ndarray]:
+    """The student's ``(loss, grads)`` as the five named outputs, each of its parameter's shape."""
+    if value is None:
+        raise Unusable("your function returned None: did you forget `return loss, grads`?")
+    if not isinstance(value, (tuple, list)) or len(value) != 2:
+        raise Unusable(f"return a pair (loss, grads); got {type(value).__name__}")
+    params = args[0]
+    raws = [value[0], *_grad_arrays(value[1])]
+    shapes = [(), *(params[name].shape for name in _PARAMETER.values())]
+    return {name: _as_output(name, raw, shape) for name, raw, shape in zip(BACKPROP_OUTPUTS, raws, shapes)}
 
 
 def _where_to_look(wrong: list[str]) -> str:
-    """A hint localising an unrecognised error from which outputs are wrong."""
-    grads = [name for name in wrong if name != "loss"]
+    """Where an error showing in the outputs ``wrong`` lies, in words."""
+    grads = set(wrong) - {"loss"}
     if not grads:
-        return ("the gradients are right but the loss is not: check its three terms, 1/(2m) sum "
-                "||Xhat - X||^2 + lambda/2 (||W1||^2 + ||W2||^2) + beta sum_j KL(rho || rho_hat_j)")
-    if set(grads) <= {"dW1", "db1"}:
-        return ("dW2 and db2 are right, so D3 is right: the error is in D2 = (D3 W2 + beta * s / m) * "
-                "f'(Z2) or in dW1 = D2^T X + lambda W1, db1 = sum_i D2")
-    if set(grads) <= {"db1", "db2"}:
-        return "the weights' gradients are right: db = D.sum(axis=0), the sum of the deltas over samples"
-    if set(grads) <= {"dW1", "dW2"}:
-        return "the biases' gradients are right: look at what dW1 and dW2 add to D^T (input): + lambda W"
-    return "start from D3 = (Xhat - X) * g'(Z3) / m: every gradient depends on it"
+        return "the gradients are right but the loss is not: look at its three terms"
+    if grads <= {"dW1", "db1"}:
+        return "the output layer's gradients are right, so its delta is: look at the hidden layer's"
+    if grads <= {"db1", "db2"}:
+        return "the weights' gradients are right: look at how the biases' gradients add up the deltas"
+    if grads <= {"dW1", "dW2"}:
+        return ("the biases' gradients are right, so the deltas are: look at what the weights' gradients "
+                "add to them")
+    return "the output layer's gradients are wrong: start from its delta, every gradient depends on it"
 
 
-def _backprop_hint(params: Params, X: np.ndarray, objective: Objective, outputs: dict[str, np.ndarray],
-                   expected: dict[str, np.ndarray], wrong: list[str]) -> tuple[str, str | None]:
-    """The hint for the wrong outputs, and the keys of the known mistakes they match.
+def _judge(args: tuple, got: dict[str, np.ndarray], expected: dict[str, np.ndarray]) -> str | None:
+    wrong = [name for name in BACKPROP_OUTPUTS if not agree(got[name], expected[name])]
+    if not wrong:
+        return None
+    right = [name for name in BACKPROP_OUTPUTS if name not in wrong]
+    verdict = f"{', '.join(wrong)} {'is' if len(wrong) == 1 else 'are'} wrong"
+    if right:
+        verdict += f" ({', '.join(right)} right)"
+    return f"{verdict}; {_where_to_look(wrong)}"
 
-    Each wrong output is compared with the same output of every known mistake; each mistake
-    found is listed once with the outputs it explains. With no match, the hint localises the
-    error from which outputs are wrong (:func:`_where_to_look`)."""
-    with np.errstate(all="ignore"):
-        variants = {mistake.key: _backprop_variant(params, X, objective, mistake.key)
-                    for mistake in BACKPROP_MISTAKES}
-    explained: dict[str, list[str]] = {}
-    for name in wrong:
-        candidates = [(mistake, variants[mistake.key][name]) for mistake in BACKPROP_MISTAKES]
-        mistake = _matching_mistake(outputs[name], expected[name], candidates)
-        if mistake is not None:
-            explained.setdefault(mistake.key, []).append(name)
-    if not explained:
-        return _where_to_look(wrong), None
-    hints = {mistake.key: mistake.hint for mistake in BACKPROP_MISTAKES}
-    text = "; ".join(f"({', '.join(names)}) {hints[key]}" for key, names in explained.items())
-    return text, ", ".join(explained)
+
+def _describe(args: tuple) -> list[str]:
+    params, X, objective = args
+    (m, n), k = X.shape, params["b1"].shape[0]
+    return [f"m = {m}, n = {n}, k = {k}; rho = {objective.rho:g}, beta = {objective.beta:g}, "
+            f"lambda = {objective.weight_decay:g}",
+            f"X = {show_array(X)}",
+            f"W1 = {show_array(params['W1'])}, b1 = {show_array(params['b1'])}",
+            f"W2 = {show_array(params['W2'])}, b2 = {show_array(params['b2'])}"]
+
+
+def _show(answer: dict[str, np.ndarray]) -> list[str]:
+    return [f"{name} = {show_array(answer[name])}" for name in BACKPROP_OUTPUTS]
+
+
+_BACKPROP = Exercise(
+    name="loss_and_grad (backprop)",
+    checks=[Check("small problems", _problems())],
+    reference=_reference,
+    parse=_parse,
+    judge=_judge,
+    describe=_describe,
+    show=_show,
+    mistakes=[_with_compute(mistake) for mistake in BACKPROP_MISTAKES],
+    copy=lambda args: (args[0].copy(), args[1].copy(), args[2]),
+    probes=[_probe()],
+)
 
 
 def check_backprop(student_loss_and_grad: Callable[[Params, np.ndarray, Objective], tuple],
-                   verbose: bool = True) -> Feedback:
-    r"""Check ``student_loss_and_grad(params, X, objective) -> (loss, grads)`` against the
-    reference backend on three random problems, output by output (``loss``, ``dW1``, ``db1``,
-    ``dW2``, ``db2``).
+                   verbose: bool = True, *, max_examples: int = DEFAULT_EXAMPLES,
+                   timeout: float | None = DEFAULT_TIMEOUT) -> Feedback:
+    r"""Search for a small problem where ``student_loss_and_grad(params, X, objective) -> (loss,
+    grads)`` differs from the reference backend, output by output (``loss``, ``dW1``, ``db1``,
+    ``dW2``, ``db2``); print and return the feedback.
 
     The objective is the classic one (sigmoid hidden and output units, KL penalty) with varying
-    ``rho``, ``beta`` and ``lambda``; ``params`` is a :class:`~tinysae.objective.Params`
+    ``rho``, ``beta`` and ``lambda``; ``params`` is a :class:`~tinysae.params.Params`
     (``W1 (k, n)``, ``b1 (k,)``, ``W2 (n, k)``, ``b2 (n,)``), ``X (m, n)``; ``grads`` may be a
     :class:`Params`, a dict keyed ``dW1, db1, dW2, db2`` or those four arrays in that order.
     """
-    exercise = "loss_and_grad (backprop)"
-    if not callable(student_loss_and_grad):
-        return _report(_not_a_function(exercise, student_loss_and_grad), verbose)
-    worst = dict.fromkeys(BACKPROP_OUTPUTS, 0.0)
-    cases = _backprop_cases()
-    for number, (params, X, objective, description) in enumerate(cases, start=1):
-        where = f"case {number} of {len(cases)}: {description}"
-        X_before = X.copy()
-        value, raised = _call(student_loss_and_grad, (params.copy(), X, objective))
-        if raised is not None:
-            message, hint = raised
-            return _report(Feedback(exercise, False, [where, message], hint=hint), verbose)
-        if not np.array_equal(X, X_before):
-            return _report(Feedback(exercise, False, [where, "your function changed X in place"],
-                                    hint="compute on a copy; never modify the data"), verbose)
-        outputs, problem = _parse_backprop(value)
-        if problem is not None:
-            return _report(Feedback(exercise, False, [where, problem]), verbose)
-        loss, grads = numpy_ref.loss_and_grad(params, X, objective)
-        expected = dict(zip(BACKPROP_OUTPUTS, [np.asarray(loss), *grads.values()]))
-        lines, wrong = _compare_outputs(outputs, expected, worst)
-        if wrong:
-            hint, mistakes = _backprop_hint(params, X, objective, outputs, expected, wrong)
-            return _report(Feedback(exercise, False, [where, *lines], hint=hint, mistake=mistakes,
-                                    errors=worst), verbose)
-    return _report(Feedback(exercise, True, errors=worst), verbose)
+    return run_exercise(_BACKPROP, student_loss_and_grad, max_examples=max_examples, timeout=timeout,
+                        verbose=verbose)
+

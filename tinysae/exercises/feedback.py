@@ -6,7 +6,8 @@ A checker calls the student's function on several :class:`Case` inputs, compares
 :data:`TOLERANCE`), and returns a :class:`Feedback`. A wrong answer that equals (within
 :data:`MATCH_TOLERANCE`) the output of a known :class:`Mistake` on the same input gets that
 mistake's hint. :func:`_check_function` does all of this for an exercise whose answer is one
-array (any shape); the backprop and numerical-gradient checkers reuse its pieces.
+array (any shape). :class:`Feedback`, :class:`Mistake` and :class:`ExerciseNotPassed` are also
+those of the searching checkers (:mod:`tinysae.exercises.search`).
 """
 
 from __future__ import annotations

@@ -1,30 +1,36 @@
-r"""The numerical-gradient exercise: ``numerical_gradient(J, theta, eps)``.
+r"""The searching checker of the numerical-gradient exercise: ``numerical_gradient(J, theta, eps)``.
 
-The answer must be the central differences
-:math:`n_i = (J(\theta + \varepsilon e_i) - J(\theta - \varepsilon e_i)) / 2\varepsilon` for every
-entry ``i`` of ``theta`` (any shape; the result has ``theta``'s shape). It is compared with the
-exact gradients of three smooth functions; :func:`_finite_difference` recomputes the differences
-with each known mistake (forward differences, a wrong divisor, ``theta`` not restored, ...) so a
-wrong answer can be named.
+The answer is the central-difference estimate of the gradient of the scalar function ``J`` at
+``theta``: for every entry of ``theta`` (any shape), the slope of ``J`` between the two points
+where that entry alone is moved by ``eps`` down and up. It has ``theta``'s shape.
+
+The search (:mod:`tinysae.exercises.search`) draws ``J`` from a few smooth functions (separable
+ones and ones that couple the entries, so that an entry left perturbed shows), ``theta`` with
+one to three axes of one to three entries each, small integer values (zeros included), and
+passes ``eps =`` :data:`GRADIENT_EPS`. The expected answer is the same estimate computed by
+:func:`_finite_difference`, which also makes each known mistake on purpose (forward
+differences, a wrong divisor, ``theta`` not restored, ...) so a wrong answer can be named.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 
 import numpy as np
+from hypothesis import strategies as st
+from hypothesis.extra import numpy as hnp
 
-from tinysae.exercises.feedback import (
-    Case,
-    Feedback,
-    Mistake,
-    _as_array,
-    _compare,
-    _matching_mistake,
-    _not_a_function,
-    _report,
-    _run_case,
+from tinysae.exercises.feedback import Feedback, Mistake
+from tinysae.exercises.search import (
+    DEFAULT_EXAMPLES,
+    DEFAULT_TIMEOUT,
+    Check,
+    Exercise,
+    run_exercise,
+    show_array,
 )
+from tinysae.exercises.sparsity import array_answer, judge_array
 
 __all__ = ["GRADIENT_EPS", "GRADIENT_MISTAKES", "check_gradient_checker"]
 
@@ -34,8 +40,8 @@ GRADIENT_EPS = 1e-5
 
 def _finite_difference(fun: Callable[[np.ndarray], float], theta: np.ndarray, eps: float,
                        mistake: str | None = None) -> np.ndarray:
-    r"""Central differences :math:`(f(\theta + \varepsilon e_i) - f(\theta - \varepsilon e_i)) / 2\varepsilon`
-    over every entry of ``theta``, or one known ``mistake`` made on purpose."""
+    """The central-difference estimate of ``fun``'s gradient at ``theta`` (computed on a copy), or
+    one known ``mistake`` made on purpose (``None``: no mistake)."""
     x = np.array(theta, dtype=np.float64)
     grad = np.zeros_like(x)
     if mistake == "all_at_once":
@@ -71,91 +77,98 @@ def _finite_difference(fun: Callable[[np.ndarray], float], theta: np.ndarray, ep
     return grad
 
 
+def _named(key: str, hint: str) -> Mistake:
+    return Mistake(key, hint, lambda J, theta, eps: _finite_difference(J, theta, eps, key))
+
+
 GRADIENT_MISTAKES = [
-    Mistake("forward", "that is the forward difference (J(theta + eps e_i) - J(theta)) / eps, whose "
-            "error is O(eps); use central differences (J(theta + eps e_i) - J(theta - eps e_i)) / (2 eps), "
-            "whose error is O(eps^2)"),
-    Mistake("backward", "that is the backward difference (J(theta) - J(theta - eps e_i)) / eps, whose "
-            "error is O(eps); use central differences (J(theta + eps e_i) - J(theta - eps e_i)) / (2 eps)"),
-    Mistake("over_eps", "divide by 2 * eps: theta + eps e_i and theta - eps e_i are 2 eps apart"),
-    Mistake("no_division", "divide the difference J(theta + eps e_i) - J(theta - eps e_i) by 2 * eps"),
-    Mistake("not_restored", "put theta[i] back after perturbing it: each entry must be perturbed "
-            "from the original theta, with every other entry unchanged"),
-    Mistake("all_at_once", "perturb one entry at a time: theta + eps e_i changes entry i only "
-            "(e_i is the i-th basis vector), not every entry"),
-    Mistake("rows_only", "for a matrix theta, `for i in range(len(theta))` walks over rows; visit every "
-            "entry with `for index in np.ndindex(theta.shape)`"),
+    _named("forward", "that is the forward difference, which moves the entry one way only: its error "
+           "shrinks only as fast as eps does; move the entry both ways, down and up, and take the "
+           "slope between those two points"),
+    _named("backward", "that is the backward difference, which moves the entry one way only: its error "
+           "shrinks only as fast as eps does; move the entry both ways, down and up, and take the "
+           "slope between those two points"),
+    _named("over_eps", "your estimates are twice too large: the two points where the entry is moved "
+           "down and up lie two steps of eps apart"),
+    _named("no_division", "you returned the change in J without dividing it by the distance between "
+           "the two points: a slope is a change in J per change in theta"),
+    _named("not_restored", "an entry stays moved after its turn: put each entry back before moving "
+           "the next, so that every estimate starts from the original theta (or work on a copy)"),
+    _named("all_at_once", "every entry was moved at once: move one entry at a time, the others kept "
+           "where they are, to get the slope along that entry alone"),
+    _named("rows_only", "for a matrix theta your loop visits whole rows, moving a row at once: visit "
+           "every entry, whatever the number of axes"),
 ]
 
 
-def _gradient_cases() -> list[tuple[Callable[[np.ndarray], float], np.ndarray, np.ndarray, str]]:
-    """``(fun, theta, exact gradient, description)`` for smooth test functions whose gradients
-    are known in closed form: a vector, a matrix, and a coupled function."""
-    rng = np.random.default_rng(6)
-    c, A = rng.normal(size=6), rng.normal(size=(6, 6))
-    A = A @ A.T / 6
-    B = rng.uniform(0.5, 1.5, size=(3, 4))
-    theta1, theta2, theta3 = rng.normal(size=6), rng.normal(size=(3, 4)), rng.normal(size=5)
-    return [
-        (lambda t: float(np.sum(c * np.sin(t)) + 0.5 * t @ A @ t), theta1, c * np.cos(theta1) + A @ theta1,
-         "J(theta) = sum(c * sin(theta)) + theta^T A theta / 2, theta of shape (6,)"),
-        (lambda t: float(np.sum(np.exp(0.5 * t)) + np.sum(B * t**2)), theta2,
-         0.5 * np.exp(0.5 * theta2) + 2 * B * theta2,
-         "J(theta) = sum(exp(theta / 2)) + sum(B * theta^2), theta a (3, 4) matrix"),
-        (lambda t: float(np.log(1 + np.sum(t**2))), theta3, 2 * theta3 / (1 + np.sum(theta3**2)),
-         "J(theta) = log(1 + ||theta||^2), theta of shape (5,)"),
-    ]
+# ----------------------------------------------------------------------------- the search
 
 
-def _shape_guard(fun: Callable[[np.ndarray], float], shape: tuple[int, ...]) -> Callable[[np.ndarray], float]:
-    """``fun``, refusing (with a clear message) an argument whose shape is not ``shape``."""
-    def guarded(theta: np.ndarray) -> float:
+@dataclass(frozen=True)
+class _Function:
+    """A scalar function of ``theta`` that names itself and refuses an argument of another shape
+    than the ``theta`` it is checked at (a student who flattened or reshaped it)."""
+
+    text: str
+    value: Callable[[np.ndarray], float]
+    shape: tuple[int, ...]
+
+    def __call__(self, theta: np.ndarray) -> float:
         theta = np.asarray(theta)
-        if theta.shape != shape:
+        if theta.shape != self.shape:
             raise ValueError(f"J was called with an array of shape {theta.shape}, but theta has shape "
-                             f"{shape}: perturb a copy of theta itself")
-        return fun(theta)
-    return guarded
+                             f"{self.shape}: perturb a copy of theta itself")
+        return float(self.value(theta))
+
+    def __repr__(self) -> str:
+        return f"J(theta) = {self.text}"
 
 
-def check_gradient_checker(student_numerical_gradient: Callable[..., np.ndarray],
-                           verbose: bool = True) -> Feedback:
-    r"""Check ``student_numerical_gradient(J, theta, eps)``, which must return the central
-    differences
+#: The functions drawn: separable ones first (each entry's slope its own), then coupled ones.
+FUNCTIONS = [
+    ("sum(theta ** 2)", lambda t: np.sum(t**2)),
+    ("sum(theta ** 3)", lambda t: np.sum(t**3)),
+    ("sum(exp(theta / 2))", lambda t: np.sum(np.exp(t / 2))),
+    ("sum(theta) ** 2", lambda t: np.sum(t) ** 2),
+    ("log(1 + sum(theta ** 2))", lambda t: np.log(1 + np.sum(t**2))),
+]
 
-    .. math:: n_i = \frac{J(\theta + \varepsilon e_i) - J(\theta - \varepsilon e_i)}{2\varepsilon}
 
-    for every entry ``i`` of ``theta`` (any shape; the result has ``theta``'s shape). It is
-    called with ``eps = 1e-5`` on three smooth functions whose exact gradients are known, and
-    passes when its relative error against them is at most :data:`TOLERANCE` (central
-    differences score about 1e-10 here; forward differences about 1e-5).
-    """
-    exercise = "numerical_gradient"
-    if not callable(student_numerical_gradient):
-        return _report(_not_a_function(exercise, student_numerical_gradient), verbose)
-    worst = 0.0
-    cases = _gradient_cases()
-    for number, (fun, theta, exact, description) in enumerate(cases, start=1):
-        where = f"case {number} of {len(cases)}: {description}"
-        fun = _shape_guard(fun, theta.shape)
-        case = Case((fun, theta.copy(), GRADIENT_EPS), ("J", "theta", "eps"), description)
-        value, changed, failure = _run_case(exercise, student_numerical_gradient, case, where)
-        if failure is not None:
-            return _report(failure, verbose)
-        if changed:
-            return _report(Feedback(exercise, False, [where, "your function left theta changed"],
-                                    hint=GRADIENT_MISTAKES[4].hint + " (or work on a copy of theta)",
-                                    mistake="not_restored"), verbose)
-        got, problem = _as_array(value, "your gradient")
-        if problem is not None:
-            return _report(Feedback(exercise, False, [where, problem]), verbose)
-        error, lines = _compare("your gradient", got, exact)
-        if lines:
-            variants = [(mistake, _finite_difference(fun, theta, GRADIENT_EPS, mistake.key))
-                        for mistake in GRADIENT_MISTAKES if mistake.key != "rows_only" or theta.ndim > 1]
-            mistake = _matching_mistake(got, exact, variants)
-            return _report(Feedback(exercise, False, [where, *lines], hint=mistake.hint if mistake else None,
-                                    mistake=mistake.key if mistake else None,
-                                    errors={"gradient": error}), verbose)
-        worst = max(worst, error)
-    return _report(Feedback(exercise, True, errors={"gradient": worst}), verbose)
+@st.composite
+def _inputs(draw: st.DrawFn) -> tuple[_Function, np.ndarray, float]:
+    theta = draw(hnp.arrays(np.float64, hnp.array_shapes(min_dims=1, max_dims=3, max_side=3),
+                            elements=st.integers(-2, 2).map(float)))
+    text, value = draw(st.sampled_from(FUNCTIONS))
+    return _Function(text, value, theta.shape), theta, GRADIENT_EPS
+
+
+def _probe() -> tuple[_Function, np.ndarray, float]:
+    """A generic input (a coupled function, a 2 x 3 theta) on which every known mistake gives its
+    own answer."""
+    theta = np.array([[0.3, -1.2, 0.8], [1.5, -0.4, 0.1]])
+    text, value = FUNCTIONS[-1]
+    return _Function(text, value, theta.shape), theta, GRADIENT_EPS
+
+
+_GRADIENT = Exercise(
+    name="numerical_gradient",
+    checks=[Check("smooth functions, theta of 1 to 3 axes", _inputs())],
+    reference=_finite_difference,
+    parse=lambda value, args: array_answer(value, args[1].shape),
+    judge=judge_array,
+    describe=lambda args: [repr(args[0]), f"theta = {show_array(args[1])}", f"eps = {args[2]:g}"],
+    show=lambda answer: [show_array(answer)],
+    mistakes=GRADIENT_MISTAKES,
+    probes=[_probe()],
+)
+
+
+def check_gradient_checker(student_numerical_gradient: Callable[..., np.ndarray], verbose: bool = True, *,
+                           max_examples: int = DEFAULT_EXAMPLES,
+                           timeout: float | None = DEFAULT_TIMEOUT) -> Feedback:
+    """Search for a smooth ``J`` and a ``theta`` (one to three axes) where
+    ``student_numerical_gradient(J, theta, eps)``, called with ``eps =`` :data:`GRADIENT_EPS`, is
+    not the central-difference estimate of ``J``'s gradient at ``theta`` (of ``theta``'s shape);
+    print and return the feedback."""
+    return run_exercise(_GRADIENT, student_numerical_gradient, max_examples=max_examples, timeout=timeout,
+                        verbose=verbose)

@@ -6,8 +6,11 @@ answer (``None`` when it is right) and a table of known mistakes. :func:`run_exe
 check with :func:`hypothesis.find` (derandomized, no database, so the feedback is reproducible):
 the condition is "the student's answer is wrong, has the wrong shape, or raised", which hypothesis
 shrinks to a smallest counterexample. The feedback shows that input, the expected output and the
-student's, and names the known mistake whose output equals the student's on it and on the first
-failing input found (two inputs, so a coincidence on a tiny input does not name a mistake).
+student's, and names the known mistake whose output equals the student's on it, on the first
+failing input found and on the exercise's fixed ``probes`` (generic inputs, so a coincidence on a
+tiny input does not name a mistake). An answer of the wrong shape "could not run"; it is still
+named when :class:`Unusable` carries the value and a mistake has that shape (a sum returned where
+one value per entry is asked).
 
 It stops at the first check that fails; "all N checks passed" is printed only when every check
 ran. ``NotImplementedError`` gives "not done yet". Under nbgrader (``NBGRADER_EXECUTION`` set)
@@ -38,7 +41,7 @@ from hypothesis.strategies import SearchStrategy
 
 from tinysae.exercises.feedback import ExerciseNotPassed, Feedback, Mistake
 
-__all__ = ["Check", "Exercise", "Unusable", "call_with_timeout", "relative_error_of", "run_exercise",
+__all__ = ["Check", "Exercise", "Unusable", "agree", "call_with_timeout", "relative_error_of", "run_exercise",
            "show_array"]
 
 #: Default seconds allowed for one call of the student's function.
@@ -53,7 +56,14 @@ class _Timeout(BaseException):
 
 
 class Unusable(Exception):
-    """The student's return value cannot be compared (None, not an array, a wrong shape)."""
+    """The student's return value cannot be compared (None, not an array, a wrong shape).
+
+    ``value``: the parsed value when there is one (a wrong shape), so that a known mistake of that
+    shape can still be named; None otherwise."""
+
+    def __init__(self, message: str, value: Any = None) -> None:
+        super().__init__(message)
+        self.value = value
 
 
 def call_with_timeout(function: Callable[..., Any], args: tuple, timeout: float | None) -> Any:
@@ -107,6 +117,21 @@ def relative_error_of(a: np.ndarray, b: np.ndarray) -> float:
     return difference / total if total > 0 else float("inf")
 
 
+def agree(a: np.ndarray, b: np.ndarray, tolerance: float = 1e-7, floor: float = 1e-12) -> bool:
+    """Whether ``a`` and ``b`` have one shape, the same non-finite entries (nan where the other has
+    nan, the same infinities) and finite entries within relative error ``tolerance``
+    (:func:`relative_error_of`) or all within ``floor`` of each other (rounding around 0)."""
+    if a.shape != b.shape:
+        return False
+    finite = np.isfinite(a)
+    if not np.array_equal(finite, np.isfinite(b)):
+        return False
+    if not np.array_equal(a[~finite], b[~finite], equal_nan=True):
+        return False
+    x, y = a[finite], b[finite]
+    return relative_error_of(x, y) <= tolerance or float(np.max(np.abs(x - y), initial=0.0)) <= floor
+
+
 @dataclass(frozen=True)
 class Check:
     """One property searched: its name and the strategy drawing the function's arguments."""
@@ -123,7 +148,8 @@ class Exercise:
     the student's return value into that form or raises :class:`Unusable`; ``judge(args, got,
     expected)`` returns what is wrong (a sentence) or None; ``describe(args)`` the lines showing an
     input; ``show(answer)`` the lines showing an answer; ``classify(args, got)`` names a mistake
-    where comparing outputs cannot (None: compare with each mistake's ``compute``)."""
+    where comparing outputs cannot (None: compare with each mistake's ``compute``); ``probes`` are
+    fixed inputs on which a named mistake must also agree with the student's answer."""
 
     name: str
     checks: Sequence[Check]
@@ -136,6 +162,7 @@ class Exercise:
     classify: Callable[[tuple, Any], Mistake | None] | None = None
     copy: Callable[[tuple], tuple] = lambda args: tuple(
         a.copy() if isinstance(a, np.ndarray) else a for a in args)
+    probes: Sequence[tuple] = ()
 
 
 @dataclass
@@ -176,7 +203,7 @@ def _evaluate(exercise: Exercise, student: Callable, args: tuple, timeout: float
     try:
         got = exercise.parse(value, args)
     except Unusable as problem:
-        return _Outcome("error", str(problem))
+        return _Outcome("error", str(problem), problem.value)
     if changed:
         return _Outcome("wrong", "your function changed one of its inputs in place: work on a copy", got)
     with np.errstate(all="ignore"):
@@ -188,6 +215,16 @@ def _same(exercise: Exercise, args: tuple, got: Any, other: Any) -> bool:
     return exercise.judge(args, got, other) is None
 
 
+def _parsed(exercise: Exercise, value: object, args: tuple) -> Any:
+    """``exercise.parse(value, args)``, or the value an :class:`Unusable` carries (a wrong shape)."""
+    try:
+        return exercise.parse(value, args)
+    except Unusable as problem:
+        if problem.value is None:
+            raise
+        return problem.value
+
+
 def _named_mistake(exercise: Exercise, args_list: list[tuple], gots: list[Any]) -> Mistake | None:
     """The known mistake the student's answers equal on every input of ``args_list``."""
     if exercise.classify is not None:
@@ -196,12 +233,32 @@ def _named_mistake(exercise: Exercise, args_list: list[tuple], gots: list[Any]) 
     for mistake in exercise.mistakes:
         try:
             with np.errstate(all="ignore"):
-                if all(_same(exercise, args, got, exercise.parse(mistake.compute(*exercise.copy(args)), args))
+                if all(_same(exercise, args, got,
+                             _parsed(exercise, mistake.compute(*exercise.copy(args)), args))
                        for args, got in zip(args_list, gots)):
                     return mistake
         except Exception:  # a mistake that cannot be computed on this input is not the one
             continue
     return None
+
+
+def _mistake_of(exercise: Exercise, student: Callable, smallest: tuple, got: Any, first: tuple | None,
+                timeout: float | None) -> Mistake | None:
+    """The known mistake the student's answers equal on the smallest failing input, on the first
+    failing one found (when it gave an answer) and on every probe (None when a probe gave none)."""
+    inputs, gots = [smallest], [got]
+    if first is not None and first is not smallest:
+        again = _evaluate(exercise, student, first, timeout)
+        if again.kind != "ok" and again.got is not None:
+            inputs.append(first)
+            gots.append(again.got)
+    for probe in exercise.probes:
+        outcome = _evaluate(exercise, student, probe, timeout)
+        if outcome.got is None:
+            return None
+        inputs.append(probe)
+        gots.append(outcome.got)
+    return _named_mistake(exercise, inputs, gots)
 
 
 def _finish(feedback: Feedback, verbose: bool) -> Feedback:
@@ -257,22 +314,17 @@ def run_exercise(exercise: Exercise, student: object, *, max_examples: int = DEF
             continue
         outcome = _evaluate(exercise, student, smallest, timeout)
         lines = ["the smallest input found:", *[f"  {line}" for line in exercise.describe(smallest)]]
+        mistake = None if outcome.got is None else _mistake_of(exercise, student, smallest, outcome.got,
+                                                                state.get("first"), timeout)
+        named = {"hint": mistake.hint if mistake else None, "mistake": mistake.key if mistake else None}
         if outcome.kind == "error":
             lines = [f"{where} could not run: {outcome.message}", *lines]
-            return _finish(Feedback(name, False, lines, status="could not run", checks=total), verbose)
+            return _finish(Feedback(name, False, lines, status="could not run", checks=total, **named),
+                           verbose)
         lines = [f"{where} failed: {outcome.message}", *lines,
                  "expected:", *[f"  {line}" for line in exercise.show(exercise.reference(*smallest))],
                  "yours:", *[f"  {line}" for line in exercise.show(outcome.got)]]
-        inputs, gots = [smallest], [outcome.got]
-        first = state.get("first")
-        if first is not None and first is not smallest:
-            again = _evaluate(exercise, student, first, timeout)
-            if again.kind == "wrong":
-                inputs.append(first)
-                gots.append(again.got)
-        mistake = _named_mistake(exercise, inputs, gots)
-        return _finish(Feedback(name, False, lines, hint=mistake.hint if mistake else None,
-                                mistake=mistake.key if mistake else None, checks=total), verbose)
+        return _finish(Feedback(name, False, lines, checks=total, **named), verbose)
     for number, (check_name, extra) in enumerate(extra_checks, start=len(exercise.checks) + 1):
         problem = extra(student)
         if problem:

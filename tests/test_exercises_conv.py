@@ -1,6 +1,8 @@
-"""The checker of lesson 6 (tinysae.exercises.conv): right answers pass, every known mistake is
-named by its hint, the feedback never shows the reference's code or formula, and the variants the
-mistakes are built on agree with the engine's conv2d gradient."""
+"""The searching checker of lesson 6 (tinysae.exercises.conv): right answers pass every check,
+every known mistake and every plausible wrong answer is named at a shrunk counterexample, student
+bugs are reported, the search reaches the edge cases, the feedback never shows the reference's
+code or formula, and the variants the mistakes are built on agree with the engine's conv2d
+gradient."""
 
 from __future__ import annotations
 
@@ -8,10 +10,12 @@ import inspect
 
 import numpy as np
 import pytest
-from hypothesis import given, settings
+from hypothesis import find, given, settings
 from hypothesis import strategies as st
 from strategies import seeds
+from wrong_answers.conv import WRONG_ANSWERS
 
+from tinysae import exercises
 from tinysae.autograd import Tensor, conv2d, numerical_gradient
 from tinysae.autograd import conv as engine_conv
 from tinysae.exercises import (
@@ -60,25 +64,12 @@ def engine(g, x, kernel_size, stride, padding):
 
 @pytest.mark.parametrize("solution", [student_by_offsets, student_by_positions, engine],
                          ids=lambda f: f.__name__)
-def test_correct_solutions_pass_and_say_so(solution, capsys) -> None:
+def test_correct_solutions_pass_every_check_and_say_so(solution, capsys) -> None:
     feedback = check_conv2d_weight_grad(solution)
     assert isinstance(feedback, Feedback)
-    assert feedback.passed and feedback.hint is None and feedback.mistake is None
-    assert feedback.errors["dW"] < 1e-12
-    printed = capsys.readouterr().out
-    assert printed.startswith(PASS_MARK) and FAIL_MARK not in printed
-
-
-def test_the_cases_cover_what_the_brief_asks_for() -> None:
-    cases = conv_exercise._conv_cases()
-    kernels = [case.args[2] for case in cases]
-    assert any(case.args[1].shape[0] == 1 for case in cases)                  # a batch of one
-    assert (1, 1) in kernels and any(kh != kw for kh, kw in kernels)          # 1x1, non-square
-    assert {case.args[3] for case in cases} == {1, 2} and {case.args[4] for case in cases} == {0, 1}
-    assert any(case.args[1].shape[2] % 2 for case in cases)                   # odd sizes
-    first, last = cases[0].args, cases[-1].args
-    assert first[0].shape[1] != first[1].shape[1] and last[0].shape[1] == last[1].shape[1]
-    assert first[3] == 1 and first[4] == 0                                    # plain first
+    assert feedback.passed and feedback.status == "passed"
+    assert feedback.hint is None and feedback.mistake is None
+    assert capsys.readouterr().out.strip() == f"{PASS_MARK} conv2d_weight_grad: all 3 checks passed"
 
 
 # ----------------------------------------------------------------------------- known mistakes
@@ -152,7 +143,6 @@ def returns_the_input_gradient(g, x, kernel_size, stride, padding):  # g sent ba
 
 MISTAKES = [
     (ignores_padding, "padding_ignored"),
-    (ignores_padding_and_runs_off_the_edge, "padding_ignored"),
     (ignores_stride, "stride_ignored"),
     (flips_the_kernel, "kernel_flipped"),
     (averages_the_batch, "batch_mean"),
@@ -162,11 +152,13 @@ MISTAKES = [
 
 
 @pytest.mark.parametrize(("student", "key"), MISTAKES, ids=[f.__name__ for f, _ in MISTAKES])
-def test_each_known_mistake_is_caught_and_named_by_its_hint(student, key, capsys) -> None:
+def test_each_students_mistake_is_named_at_a_shrunk_counterexample(student, key, capsys) -> None:
     feedback = check_conv2d_weight_grad(student)
     printed = capsys.readouterr().out
-    assert not feedback.passed and feedback.mistake == key and feedback.hint == HINTS[key]
+    assert not feedback.passed and feedback.status == "failed"
+    assert feedback.mistake == key and feedback.hint == HINTS[key]
     assert printed.startswith(FAIL_MARK) and f"hint: {HINTS[key]}" in printed
+    assert {"the smallest input found:", "expected:", "yours:"} <= set(feedback.details)
 
 
 def test_every_mistake_of_the_table_is_tried_by_a_student_function() -> None:
@@ -176,49 +168,108 @@ def test_every_mistake_of_the_table_is_tried_by_a_student_function() -> None:
 
 @pytest.mark.parametrize("mistake", [m for m in CONV_WEIGHT_GRAD_MISTAKES if m.compute is not None],
                          ids=lambda m: m.key)
-def test_each_table_variant_gets_its_own_hint(mistake) -> None:
+def test_each_table_variant_is_named(mistake) -> None:
     feedback = check_conv2d_weight_grad(mistake.compute, verbose=False)
     assert not feedback.passed and feedback.mistake == mistake.key and feedback.hint == mistake.hint
 
 
-def test_mistakes_fail_where_they_first_matter() -> None:
-    where = {key: check_conv2d_weight_grad(student, verbose=False).details[0]
-             for student, key in MISTAKES}
-    assert where["padding_ignored"].startswith("case 4 of 6") and "padding = 1" in where["padding_ignored"]
-    assert where["stride_ignored"].startswith("case 3 of 6") and "stride = 2" in where["stride_ignored"]
-    assert where["kernel_flipped"].startswith("case 1 of 6")
+@pytest.mark.parametrize("answer", WRONG_ANSWERS, ids=lambda a: a.title)
+def test_each_plausible_wrong_answer_fails_and_is_named(answer) -> None:
+    feedback = getattr(exercises, answer.checker)(answer.function, verbose=False)
+    assert not feedback.passed and feedback.mistake == answer.mistake
+    assert "the smallest input found:" in feedback.details
 
 
-def test_swapped_axes_and_the_input_gradient_show_as_wrong_shapes() -> None:
+def test_mistakes_fail_in_the_check_where_they_first_matter() -> None:
+    where = {key: check_conv2d_weight_grad(student, verbose=False).details[0] for student, key in MISTAKES}
+    assert where["padding_ignored"].startswith("check 3 of 3 (padding 1 or 2, any stride) failed")
+    assert where["stride_ignored"].startswith("check 2 of 3 (stride 2 or 3, no padding) failed")
+    assert where["kernel_flipped"].startswith("check 1 of 3 (stride 1, no padding) failed")
+
+
+def test_the_smallest_counterexample_is_small_and_shows_the_stride(capsys) -> None:
+    check_conv2d_weight_grad(ignores_stride)
+    printed = capsys.readouterr().out.splitlines()
+    assert "    stride = 2" in printed and "    padding = 0" in printed
+    x = next(line for line in printed if line.startswith("    x = "))
+    assert len(x) < 100 and "(shape (1, " in x
+
+
+def test_swapped_axes_show_as_a_wrong_shape_that_is_still_named() -> None:
     feedback = check_conv2d_weight_grad(swaps_the_channel_axes, verbose=False)
-    assert f"{FAIL_MARK} dW has shape (3, 2, 3, 3), expected (2, 3, 3, 3)" in feedback.details
-    feedback = check_conv2d_weight_grad(returns_the_input_gradient, verbose=False)
-    assert f"{FAIL_MARK} dW has shape (2, 3, 6, 7), expected (2, 3, 3, 3)" in feedback.details
+    assert feedback.mistake == "axes_swapped" and "dW has shape" in feedback.details[0]
+
+
+def probed_for(student, probes) -> conv_exercise.ProbedMistakes:
+    return conv_exercise.ProbedMistakes(student, CONV_WEIGHT_GRAD_MISTAKES, conv_exercise._parse_dW,
+                                        conv_exercise._CONV.judge, probes, None)
 
 
 def test_swapped_axes_with_as_many_inputs_as_outputs_are_named_by_their_values() -> None:
-    case = conv_exercise._conv_cases()[-1]          # C_in == C_out: the shapes agree
-    got = swaps_the_channel_axes(*case.args)
-    expected = conv_exercise._reference(*case.args)
-    assert got.shape == expected.shape and not np.allclose(got, expected)
-    assert conv_exercise._known_mistake(case, got, expected).key == "axes_swapped"
+    probe = conv_exercise._conv_probes()[-1]          # C_in == C_out: the shapes agree
+    got = (swaps_the_channel_axes(*probe),)
+    expected = conv_exercise._reference(*probe)
+    assert got[0].shape == expected[0].shape and not np.allclose(got[0], expected[0])
+    assert probed_for(swaps_the_channel_axes, probes=[])(probe, got).key == "axes_swapped"
 
 
-def test_an_unknown_error_gets_no_hint_and_the_worst_entry() -> None:
+def test_the_input_gradient_is_named_even_where_its_shape_is_the_weights() -> None:
+    args = (np.ones((1, 1, 1, 1)), np.full((1, 1, 1, 1), 2.0), (1, 1), 1, 0)   # x shaped like w
+    got = (returns_the_input_gradient(*args),)
+    probes = conv_exercise._conv_probes()
+    classify = conv_exercise._input_gradient_or(probed_for(returns_the_input_gradient, probes))
+    assert classify(args, got).key == "input_gradient"
+    classify = conv_exercise._input_gradient_or(probed_for(flips_the_kernel, probes))  # weights' shape there
+    assert classify(args, got) is None
+
+
+def test_an_unknown_error_gets_no_hint() -> None:
     feedback = check_conv2d_weight_grad(lambda *args: student_by_offsets(*args) * 1.01, verbose=False)
-    assert not feedback.passed and feedback.mistake is None and feedback.hint is None
-    assert any("worst entry" in line for line in feedback.details)
+    assert not feedback.passed and feedback.status == "failed"
+    assert feedback.mistake is None and feedback.hint is None
 
 
-def test_an_exception_before_any_padding_gets_no_padding_hint() -> None:
+# ----------------------------------------------------------------------------- student bugs
+
+
+def test_not_implemented_is_not_done_yet() -> None:
+    def stub(g, x, kernel_size, stride, padding):
+        raise NotImplementedError()
+
+    feedback = check_conv2d_weight_grad(stub, verbose=False)
+    assert not feedback.passed and feedback.status == "not done" and "not done yet" in feedback.hint
+
+
+def test_an_exception_could_not_run_and_quotes_the_students_line() -> None:
     def refuses_strides(g, x, kernel_size, stride, padding):
         if stride > 1:
             raise ValueError("no strides")
         return student_by_offsets(g, x, kernel_size, stride, padding)
 
     feedback = check_conv2d_weight_grad(refuses_strides, verbose=False)
-    assert not feedback.passed and feedback.mistake is None and feedback.hint is None
-    assert any("ValueError: no strides" in line for line in feedback.details)
+    assert feedback.status == "could not run" and feedback.mistake is None and feedback.hint is None
+    assert feedback.details[0].startswith("check 2 of 3 (stride 2 or 3, no padding) could not run")
+    assert 'ValueError: no strides (line' in feedback.details[0]
+    assert 'raise ValueError("no strides")' in feedback.details[0]
+
+
+def test_windows_that_run_off_the_unpadded_edge_could_not_run_in_the_padding_check() -> None:
+    feedback = check_conv2d_weight_grad(ignores_padding_and_runs_off_the_edge, verbose=False)
+    assert feedback.status == "could not run"
+    assert feedback.details[0].startswith("check 3 of 3 (padding 1 or 2, any stride) could not run")
+    assert "ValueError" in feedback.details[0] and "  padding = 1" in feedback.details
+
+
+@pytest.mark.parametrize(("wrong_shape", "message"), [
+    (lambda *args: student_by_offsets(*args)[None], "dW has shape (1, 1, 1, 1, 1), expected (1, 1, 1, 1)"),
+    (lambda *args: student_by_offsets(*args).sum(axis=(2, 3)), "dW has shape (1, 1), expected (1, 1, 1, 1)"),
+    (lambda *args: None, "your function returned None: did you forget `return dW`?"),
+    (lambda *args: "dW", "dW is not an array of numbers"),
+], ids=["extra_axis", "kernel_summed", "none", "text"])
+def test_a_wrong_shape_could_not_run(wrong_shape, message) -> None:
+    feedback = check_conv2d_weight_grad(wrong_shape, verbose=False)
+    assert not feedback.passed and feedback.status == "could not run"
+    assert message in feedback.details[0]
 
 
 def test_inputs_changed_in_place_are_reported() -> None:
@@ -227,7 +278,31 @@ def test_inputs_changed_in_place_are_reported() -> None:
         return student_by_offsets(g, x, kernel_size, stride, padding)
 
     feedback = check_conv2d_weight_grad(pads_in_place, verbose=False)
-    assert not feedback.passed and any("changed its input x in place" in line for line in feedback.details)
+    assert not feedback.passed and "changed one of its inputs in place" in feedback.details[0]
+
+
+# ----------------------------------------------------------------------------- the search
+
+
+@pytest.mark.parametrize(("check", "condition"), [
+    (0, lambda a: a[1].shape == (1, 1, 1, 1) and a[2] == (1, 1)),
+    (0, lambda a: a[2] == (3, 2) and a[0].shape[2:] == (1, 1)),
+    (1, lambda a: a[3] == 3 and a[2] == (1, 3)),
+    (1, lambda a: a[3] == 2 and (a[1].shape[2] - a[2][0]) % 2 == 1),
+    (2, lambda a: a[4] == 2 and a[2] == (1, 1) and a[3] == 3),
+    (2, lambda a: a[1].shape[0] == 2 and a[1].shape[1] == 1 and a[0].shape[1] == 2),
+], ids=["all_ones", "non_square", "stride_3", "unread_rows", "padding_2", "batch_and_channels"])
+def test_the_search_reaches_the_edge_cases(check, condition) -> None:
+    assert condition(find(conv_exercise._CONV.checks[check].strategy, condition))
+
+
+def test_each_check_keeps_its_own_stride_and_padding() -> None:
+    for check, strides, paddings in ((0, {1}, {0}), (1, {2, 3}, {0}), (2, {1, 2, 3}, {1, 2})):
+        strategy = conv_exercise._CONV.checks[check].strategy
+        for stride in strides:
+            for padding in paddings:
+                found = find(strategy, lambda a, s=stride, p=padding: a[3] == s and a[4] == p)
+                assert (found[3], found[4]) == (stride, padding)
 
 
 # ----------------------------------------------------------------------------- no answer given away
@@ -239,14 +314,12 @@ def _code_lines(function) -> list[str]:
 
 
 def test_the_feedback_never_prints_the_references_code_or_formula(capsys) -> None:
-    students = [student for student, _ in MISTAKES] + [lambda *args: None,
-                                                       lambda *args: student_by_offsets(*args) + 1.0]
+    students = [student for student, _ in MISTAKES] + [answer.function for answer in WRONG_ANSWERS]
+    students += [lambda *args: None, lambda *args: student_by_offsets(*args) + 1.0]
     for student in students:
         check_conv2d_weight_grad(student)
-    # (the line of the student's own code that raised is quoted, and it is the student's)
-    printed = "\n".join(line for line in capsys.readouterr().out.splitlines()
-                        if "your function raised" not in line)
-    assert printed.count(FAIL_MARK) >= len(students)
+    printed = capsys.readouterr().out
+    assert printed.count(FAIL_MARK) == len(students)
     code = _code_lines(engine_conv.conv2d_weight_grad) + _code_lines(engine_conv.windows)
     code += _code_lines(conv_exercise._weight_grad_variant)
     assert code and not [line for line in code if line in printed]

@@ -1,20 +1,22 @@
-"""The checker of lesson 7 (tinysae.exercises.vae): the right answer passes, every known mistake
-is named, wrong shapes and returns are reported, and the numpy formulas the mistakes are built on
-agree with the engine's KL term and its gradients."""
+"""The searching checker of lesson 7 (tinysae.exercises.vae): the right answer passes every check,
+every known mistake and every plausible wrong answer is named at a shrunk counterexample, student
+bugs are reported, the search reaches the edge cases, and the numpy formulas the mistakes are
+built on agree with the engine's KL term and its gradients."""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
-from hypothesis import given, settings
+from hypothesis import find, given, settings
 from hypothesis import strategies as st
 from strategies import seeds
+from wrong_answers.vae import WRONG_ANSWERS
 
+from tinysae import exercises
 from tinysae.autograd import numerical_gradient
 from tinysae.exercises import (
     FAIL_MARK,
     GAUSSIAN_KL_MISTAKES,
-    GAUSSIAN_KL_OUTPUTS,
     PASS_MARK,
     Feedback,
     check_gaussian_kl,
@@ -31,118 +33,143 @@ def student_gaussian_kl(mu, logvar):
     return kl, mu / m, 0.5 * (np.exp(logvar) - 1) / m
 
 
-def test_the_right_answer_passes_and_says_so(capsys) -> None:
-    feedback = check_gaussian_kl(student_gaussian_kl)
+def as_list(mu, logvar):
+    kl, dmu, dlogvar = student_gaussian_kl(mu, logvar)
+    return [float(kl), dmu.tolist(), dlogvar]
+
+
+@pytest.mark.parametrize("solution", [student_gaussian_kl, as_list, exercise._gaussian_kl],
+                         ids=["numpy", "list_and_float", "engine"])
+def test_the_right_answer_passes_every_check_and_says_so(solution, capsys) -> None:
+    feedback = check_gaussian_kl(solution)
     assert isinstance(feedback, Feedback)
-    assert feedback.passed and feedback.hint is None and feedback.mistake is None
-    assert set(feedback.errors) == set(GAUSSIAN_KL_OUTPUTS) and max(feedback.errors.values()) < 1e-12
-    printed = capsys.readouterr().out
-    assert printed.startswith(PASS_MARK) and FAIL_MARK not in printed
-
-
-def test_a_list_and_a_float_are_accepted() -> None:
-    def as_list(mu, logvar):
-        kl, dmu, dlogvar = student_gaussian_kl(mu, logvar)
-        return [float(kl), dmu.tolist(), dlogvar]
-
-    assert check_gaussian_kl(as_list, verbose=False).passed
+    assert feedback.passed and feedback.status == "passed"
+    assert feedback.hint is None and feedback.mistake is None
+    assert capsys.readouterr().out.strip() == f"{PASS_MARK} gaussian_kl: all 2 checks passed"
 
 
 # ----------------------------------------------------------------------------- known mistakes
 
 
 @pytest.mark.parametrize("mistake", GAUSSIAN_KL_MISTAKES, ids=[m.key for m in GAUSSIAN_KL_MISTAKES])
-def test_each_known_mistake_gets_its_hint(mistake) -> None:
+def test_each_known_mistake_is_named_at_a_shrunk_counterexample(mistake) -> None:
     feedback = check_gaussian_kl(mistake.compute, verbose=False)
-    assert not feedback.passed and feedback.mistake == mistake.key and feedback.hint == mistake.hint
+    assert not feedback.passed and feedback.status == "failed"
+    assert feedback.mistake == mistake.key and feedback.hint == mistake.hint
+    assert {"the smallest input found:", "expected:", "yours:"} <= set(feedback.details)
 
 
-def test_the_mistakes_have_distinct_keys_and_outputs() -> None:
+def test_the_mistakes_have_distinct_keys_and_differ_on_the_probes() -> None:
     keys = [mistake.key for mistake in GAUSSIAN_KL_MISTAKES]
     assert len(set(keys)) == len(keys)
-    args = exercise._kl_cases()[0].args
-    outputs = [np.concatenate([np.ravel(a) for a in mistake.compute(*args)])
-               for mistake in GAUSSIAN_KL_MISTAKES]
-    right = np.concatenate([np.ravel(a) for a in student_gaussian_kl(*args)])
+    probes = exercise._kl_probes()
+
+    def flat(function) -> np.ndarray:
+        return np.concatenate([np.ravel(a) for probe in probes for a in function(*probe)])
+
+    outputs = [flat(mistake.compute) for mistake in GAUSSIAN_KL_MISTAKES]
+    right = flat(student_gaussian_kl)
     for i, out in enumerate(outputs):
         assert not np.allclose(out, right, rtol=1e-6)
         for j in range(i):
             assert not np.allclose(out, outputs[j], rtol=1e-6), (keys[i], keys[j])
 
 
-@pytest.mark.parametrize("mistake", GAUSSIAN_KL_MISTAKES, ids=[m.key for m in GAUSSIAN_KL_MISTAKES])
-def test_the_feedback_marks_exactly_the_outputs_a_mistake_breaks(mistake) -> None:
-    feedback = check_gaussian_kl(mistake.compute, verbose=False)
-    args = exercise._kl_cases()[0].args
-    for name, a, b in zip(GAUSSIAN_KL_OUTPUTS, student_gaussian_kl(*args), mistake.compute(*args)):
-        mark = PASS_MARK if np.allclose(a, b, rtol=1e-9, atol=0) else FAIL_MARK
-        assert any(line.startswith(f"{mark} {name}") for line in feedback.details), (name, feedback.details)
+@pytest.mark.parametrize("answer", WRONG_ANSWERS, ids=lambda a: a.title)
+def test_each_plausible_wrong_answer_fails_and_is_named(answer) -> None:
+    feedback = getattr(exercises, answer.checker)(answer.function, verbose=False)
+    assert not feedback.passed and feedback.mistake == answer.mistake
+    assert "the smallest input found:" in feedback.details
 
 
-def test_forgetting_the_half_is_named_in_plain_words(capsys) -> None:
-    def no_half(mu, logvar):
-        m = mu.shape[0]
-        return np.sum(mu**2 + np.exp(logvar) - 1 - logvar) / m, 2 * mu / m, (np.exp(logvar) - 1) / m
+def test_a_forgotten_half_shows_one_sample_of_one_coordinate(capsys) -> None:
+    feedback = check_gaussian_kl(GAUSSIAN_KL_MISTAKES[0].compute)
+    printed = capsys.readouterr().out.splitlines()
+    assert printed[0] == f"{FAIL_MARK} gaussian_kl: not yet"
+    assert printed[1] == "  check 1 of 2 (log-variances 0) failed: kl and dmu are wrong (dlogvar is right)"
+    assert "    mu = [[1.]]  (shape (1, 1))" in printed and "    logvar = [[0.]]  (shape (1, 1))" in printed
+    assert ["    kl = 0.5", "    kl = 1."] == [line for line in printed if line.startswith("    kl =")]
+    assert feedback.mistake == "no_half"
 
-    feedback = check_gaussian_kl(no_half)
-    printed = capsys.readouterr().out
-    assert feedback.mistake == "no_half" and "did you forget the 1/2?" in printed
-    assert f"{FAIL_MARK} kl" in printed and f"{FAIL_MARK} dmu" in printed
+
+def test_a_mistake_in_the_log_variance_fails_only_where_it_is_not_0() -> None:
+    feedback = check_gaussian_kl(GAUSSIAN_KL_MISTAKES[-2].compute, verbose=False)  # dlogvar_no_half
+    assert feedback.details[0] == ("check 2 of 2 (any log-variances) failed: "
+                                   "dlogvar is wrong (kl and dmu are right)")
 
 
-def test_an_unknown_error_is_localised() -> None:
+@pytest.mark.parametrize("offset", [0.3, -1.0, 1e-3])
+def test_a_value_off_by_a_constant_is_no_known_mistake(offset) -> None:
     def value_off(mu, logvar):
         kl, dmu, dlogvar = student_gaussian_kl(mu, logvar)
-        return kl + 0.3, dmu, dlogvar
+        return kl + offset, dmu, dlogvar
 
     feedback = check_gaussian_kl(value_off, verbose=False)
-    assert not feedback.passed and feedback.mistake is None and "the gradients are right" in feedback.hint
-
-    def gradient_off(mu, logvar):
-        kl, dmu, dlogvar = student_gaussian_kl(mu, logvar)
-        return kl, dmu * 1.1, dlogvar
-
-    feedback = check_gaussian_kl(gradient_off, verbose=False)
-    assert feedback.mistake is None and "differentiate one coordinate" in feedback.hint
+    assert feedback.status == "failed" and feedback.mistake is None
+    assert feedback.details[0].endswith("kl is wrong (dmu and dlogvar are right)")
 
 
 # ----------------------------------------------------------------------------- student bugs
-# (exceptions, stubs, a missing return and non-functions: tests/test_exercises.py, for every checker)
 
 
-def test_wrong_shapes_and_returns_are_reported() -> None:
-    def transposed(mu, logvar):
-        kl, dmu, dlogvar = student_gaussian_kl(mu, logvar)
-        return kl, dmu.T, dlogvar
+def test_not_implemented_is_not_done_yet() -> None:
+    def stub(mu, logvar):
+        raise NotImplementedError()
 
-    feedback = check_gaussian_kl(transposed, verbose=False)
-    text = "\n".join(feedback.details)
-    assert "dmu has shape (3, 6), expected (6, 3)" in text and "right but transposed" in text
-    assert f"{PASS_MARK} kl" in text and f"{PASS_MARK} dlogvar" in text
-
-    def per_sample(mu, logvar):  # the KL of each sample, not their mean
-        kl, dmu, dlogvar = student_gaussian_kl(mu, logvar)
-        return np.full(mu.shape[0], kl), dmu, dlogvar
-
-    feedback = check_gaussian_kl(per_sample, verbose=False)
-    assert any("kl has shape (6,), expected ()" in line for line in feedback.details)
-
-    feedback = check_gaussian_kl(lambda mu, logvar: student_gaussian_kl(mu, logvar)[:2], verbose=False)
-    assert "return a triple (kl, dmu, dlogvar); got a tuple of 2" in feedback.details[1]
-    feedback = check_gaussian_kl(lambda mu, logvar: 0.0, verbose=False)
-    assert "return a triple (kl, dmu, dlogvar); got float" in feedback.details[1]
-    feedback = check_gaussian_kl(lambda mu, logvar: (None, mu, logvar), verbose=False)
-    assert "kl is None" in feedback.details[1]
+    feedback = check_gaussian_kl(stub, verbose=False)
+    assert not feedback.passed and feedback.status == "not done" and "not done yet" in feedback.hint
 
 
-def test_inputs_changed_in_place_are_reported() -> None:
+def test_an_exception_could_not_run_and_quotes_the_students_line() -> None:
+    def broken(mu, logvar):
+        return np.log(mu).sum(), mu[10], logvar
+
+    feedback = check_gaussian_kl(broken, verbose=False)
+    assert feedback.status == "could not run" and feedback.mistake is None
+    assert "IndexError" in feedback.details[0]
+    assert "return np.log(mu).sum(), mu[10], logvar" in feedback.details[0]
+
+
+@pytest.mark.parametrize(("wrong_shape", "message"), [
+    (lambda mu, logvar: (np.full(mu.shape[0], student_gaussian_kl(mu, logvar)[0]),
+                         *student_gaussian_kl(mu, logvar)[1:]), "kl has shape (1,), expected ()"),
+    (lambda mu, logvar: student_gaussian_kl(mu, logvar)[:2],
+     "return 3 values (kl, dmu, dlogvar); got a tuple of 2"),
+    (lambda mu, logvar: 0.0, "return 3 values (kl, dmu, dlogvar); got a float"),
+    (lambda mu, logvar: (None, mu, logvar), "kl is None"),
+    (lambda mu, logvar: None, "did you forget `return kl, dmu, dlogvar`?"),
+], ids=["per_sample", "pair", "number", "none_inside", "none"])
+def test_a_wrong_shape_or_return_could_not_run(wrong_shape, message) -> None:
+    feedback = check_gaussian_kl(wrong_shape, verbose=False)
+    assert not feedback.passed and feedback.status == "could not run"
+    assert message in feedback.details[0]
+
+
+def test_an_input_changed_in_place_is_reported() -> None:
     def in_place(mu, logvar):
         logvar -= 1.0
         return student_gaussian_kl(mu, logvar)
 
     feedback = check_gaussian_kl(in_place, verbose=False)
-    assert not feedback.passed
-    assert any("changed its input logvar in place" in line for line in feedback.details)
+    assert not feedback.passed and "changed one of its inputs in place" in feedback.details[0]
+
+
+# ----------------------------------------------------------------------------- the search
+
+
+@pytest.mark.parametrize(("check", "condition"), [
+    (0, lambda a: a[0].shape == (1, 1) and not a[0].any()),
+    (0, lambda a: a[0].shape == (3, 3) and not a[1].any()),
+    (1, lambda a: a[1].min() == -2 and a[1].max() == 2),
+    (1, lambda a: a[0].shape == (1, 3) and not a[1].any()),
+], ids=["m1_d1_zeros", "m3_d3", "logvar_both_signs", "logvar_0_in_check_2"])
+def test_the_search_reaches_the_edge_cases(check, condition) -> None:
+    assert condition(find(exercise._GAUSSIAN_KL.checks[check].strategy, condition))
+
+
+def test_the_first_check_holds_every_log_variance_at_0() -> None:
+    mu, logvar = find(exercise._GAUSSIAN_KL.checks[0].strategy, lambda a: a[0].size >= 4 and a[0].all())
+    assert not logvar.any() and logvar.shape == mu.shape
 
 
 # ----------------------------------------------------------------------------- the references used

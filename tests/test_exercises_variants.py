@@ -1,21 +1,23 @@
-"""The checkers of lessons 4 and 5 (tinysae.exercises.variants): right answers pass, every known
-mistake is named, student bugs are reported, and the references the mistakes are built on agree
-with tinysae's own gradients."""
+"""The searching checkers of lessons 4 and 5 (tinysae.exercises.variants): right answers pass every
+check, every known mistake and every plausible wrong answer is named at a shrunk counterexample,
+student bugs are reported, the searches reach the edge cases, and the references the mistakes are
+built on agree with tinysae's own gradients."""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
-from hypothesis import given, settings
+from hypothesis import find, given, settings
 from hypothesis import strategies as st
 from scipy.special import expit
 from strategies import problems, seeds
+from wrong_answers.variants import WRONG_ANSWERS
 
+from tinysae import exercises
 from tinysae.autograd import Tensor, numerical_gradient
 from tinysae.backends import numpy_ref
 from tinysae.exercises import (
     CONTRACTION_MISTAKES,
-    CONTRACTION_OUTPUTS,
     FAIL_MARK,
     LOG_SOFTMAX_MISTAKES,
     OVERFLOW_HINT,
@@ -48,32 +50,23 @@ def student_log_softmax_vjp(g, Z):
     return g - P * g.sum(axis=1, keepdims=True)
 
 
-def naive_log_softmax_vjp(g, Z):  # right, but exp(Z) overflows for large scores
-    P = np.exp(Z) / np.exp(Z).sum(axis=1, keepdims=True)
-    return g - P * g.sum(axis=1, keepdims=True)
-
-
 CORRECT = [
-    (check_contraction_grads, student_contraction_grads),
-    (check_contraction_grads, numpy_ref.contraction_grads),
-    (check_log_softmax_vjp, student_log_softmax_vjp),
+    (check_contraction_grads, student_contraction_grads, 2),
+    (check_contraction_grads, numpy_ref.contraction_grads, 2),
+    (check_contraction_grads, lambda *args: list(student_contraction_grads(*args)), 2),
+    (check_log_softmax_vjp, student_log_softmax_vjp, 2),
 ]
 CHECKERS = [check_contraction_grads, check_log_softmax_vjp]
 
 
-@pytest.mark.parametrize(("checker", "solution"), CORRECT, ids=lambda x: getattr(x, "__name__", ""))
-def test_correct_solutions_pass_and_say_so(checker, solution, capsys) -> None:
+@pytest.mark.parametrize(("checker", "solution", "checks"), CORRECT, ids=["contraction", "numpy_ref",
+                                                                          "contraction_list", "log_softmax"])
+def test_correct_solutions_pass_every_check_and_say_so(checker, solution, checks, capsys) -> None:
     feedback = checker(solution)
     assert isinstance(feedback, Feedback)
-    assert feedback.passed and feedback.hint is None and feedback.mistake is None
-    assert max(feedback.errors.values()) < 1e-9
-    printed = capsys.readouterr().out
-    assert printed.startswith(PASS_MARK) and FAIL_MARK not in printed
-
-
-def test_contraction_grads_accepts_a_list() -> None:
-    feedback = check_contraction_grads(lambda *args: list(student_contraction_grads(*args)), verbose=False)
-    assert feedback.passed
+    assert feedback.passed and feedback.status == "passed"
+    assert feedback.hint is None and feedback.mistake is None
+    assert capsys.readouterr().out.strip() == f"{PASS_MARK} {feedback.exercise}: all {checks} checks passed"
 
 
 # ----------------------------------------------------------------------------- known mistakes
@@ -88,70 +81,71 @@ MISTAKES = [
 
 
 @pytest.mark.parametrize(("checker", "mistake"), MISTAKES)
-def test_each_known_mistake_gets_its_hint(checker, mistake) -> None:
+def test_each_known_mistake_is_named_at_a_shrunk_counterexample(checker, mistake) -> None:
     feedback = checker(mistake.compute, verbose=False)
-    assert not feedback.passed and feedback.mistake == mistake.key and feedback.hint == mistake.hint
+    assert not feedback.passed and feedback.status == "failed"
+    assert feedback.mistake == mistake.key and feedback.hint == mistake.hint
+    assert {"the smallest input found:", "expected:", "yours:"} <= set(feedback.details)
 
 
 @pytest.mark.parametrize("mistakes", [CONTRACTION_MISTAKES, LOG_SOFTMAX_MISTAKES],
                          ids=["contraction", "log_softmax"])
 def test_the_mistake_tables_have_distinct_keys(mistakes) -> None:
     keys = [mistake.key for mistake in mistakes]
-    assert len(set(keys)) == len(keys)
+    assert len(set(keys)) == len(keys) and "overflow" not in keys
 
 
-@pytest.mark.parametrize("mistake", CONTRACTION_MISTAKES, ids=[m.key for m in CONTRACTION_MISTAKES])
-def test_contraction_feedback_marks_exactly_the_outputs_a_mistake_breaks(mistake) -> None:
-    feedback = check_contraction_grads(mistake.compute, verbose=False)
-    args, _ = variants._contraction_cases()[0]
-    right = numpy_ref.contraction_grads(*args)
-    wrong = mistake.compute(*args)
-    for name, a, b in zip(CONTRACTION_OUTPUTS, right, wrong):
-        mark = PASS_MARK if np.allclose(a, b, rtol=1e-9, atol=0) else FAIL_MARK
-        assert any(line.startswith(f"{mark} {name}") for line in feedback.details), (name, feedback.details)
+@pytest.mark.parametrize("answer", WRONG_ANSWERS, ids=lambda a: a.title)
+def test_each_plausible_wrong_answer_fails_and_is_named(answer) -> None:
+    feedback = getattr(exercises, answer.checker)(answer.function, verbose=False)
+    assert not feedback.passed and feedback.mistake == answer.mistake
+    assert "the smallest input found:" in feedback.details
 
 
-def test_forgetting_the_direct_path_is_named_in_plain_words(capsys) -> None:
-    def through_H_only(X, H, W1, weight):
-        m = X.shape[0]
-        D = H * (1 - H)
-        C2 = 2 * weight / m * D**2 * (1 - 2 * H) * np.sum(W1**2, axis=1)
-        return C2.T @ X, C2.sum(axis=0)
+def test_a_forgotten_direct_path_shows_the_smallest_problem_and_which_output_is_wrong(capsys) -> None:
+    feedback = check_contraction_grads(CONTRACTION_MISTAKES[0].compute)
+    printed = capsys.readouterr().out.splitlines()
+    assert printed[0] == f"{FAIL_MARK} contraction_grads: not yet"
+    assert printed[1] == "  check 1 of 2 (one sample) failed: dW1 is wrong (db1 is right)"
+    assert "    X = [[0.]]  (shape (1, 1))" in printed and "    weight = 1" in printed
+    assert feedback.details[-1].startswith("  db1 = ")
 
-    feedback = check_contraction_grads(through_H_only)
+
+def test_a_mistake_in_the_mean_fails_only_with_several_samples() -> None:
+    feedback = check_contraction_grads(CONTRACTION_MISTAKES[-3].compute, verbose=False)  # m_twice
+    assert feedback.details[0].startswith("check 2 of 2 (several samples) failed")
+
+
+@pytest.mark.parametrize("factor", [0.3, 1.5, 2.0, -1.0, 1.001])  # (a checker cannot run inside @given)
+def test_a_rescaled_answer_fails_and_is_no_known_mistake(factor) -> None:
+    def rescaled(*args):
+        return tuple(factor * a for a in numpy_ref.contraction_grads(*args))
+
+    feedback = check_contraction_grads(rescaled, verbose=False, max_examples=30)
+    assert not feedback.passed and feedback.status == "failed" and feedback.mistake is None
+
+
+def test_halving_both_gradients_is_the_forgotten_factor_of_two() -> None:
+    def halved(*args):
+        return tuple(0.5 * a for a in numpy_ref.contraction_grads(*args))
+
+    assert check_contraction_grads(halved, verbose=False).mistake == "no_factor_2"
+
+
+# ----------------------------------------------------------------------------- overflow
+
+
+def test_the_naive_softmax_overflows_and_is_told_about_the_shift(capsys) -> None:
+    feedback = check_log_softmax_vjp(WRONG_ANSWERS[2].function)
     printed = capsys.readouterr().out
-    assert feedback.mistake == "no_direct_path"
-    assert printed.startswith(FAIL_MARK) and "W1 reaches C twice" in printed
-    assert f"{FAIL_MARK} dW1" in printed and f"{PASS_MARK} db1" in printed
-
-
-def test_an_unknown_contraction_error_is_localised() -> None:
-    def db1_right_dW1_off(X, H, W1, weight):
-        dW1, db1 = student_contraction_grads(X, H, W1, weight)
-        return dW1 + 0.1, db1
-
-    feedback = check_contraction_grads(db1_right_dW1_off, verbose=False)
-    assert not feedback.passed and feedback.mistake is None and "db1 is right" in feedback.hint
-
-    def both_off(X, H, W1, weight):
-        dW1, db1 = student_contraction_grads(X, H, W1, weight)
-        return dW1 * 1.1, db1 + 1.0
-
-    feedback = check_contraction_grads(both_off, verbose=False)
-    assert not feedback.passed and feedback.mistake is None
-    assert "start from the path through H" in feedback.hint
-
-
-def test_the_naive_softmax_overflows_and_is_told_about_the_max_shift(capsys) -> None:
-    feedback = check_log_softmax_vjp(naive_log_softmax_vjp)
-    printed = capsys.readouterr().out
-    assert not feedback.passed and feedback.mistake == "overflow" and feedback.hint == OVERFLOW_HINT
-    assert "case 4 of 4" in feedback.details[0] and "scores near 1000" in feedback.details[0]
-    assert "contains nan" in printed and "max subtracted" in printed
+    assert feedback.mistake == "overflow" and feedback.hint == OVERFLOW_HINT
+    assert feedback.details[0] == ("check 2 of 2 (scores near plus or minus 1000) failed: "
+                                   "dZ contains nan or inf")
+    assert "1000." in printed and "largest score is zero" in printed
 
 
 def test_a_naive_log_sum_exp_gets_the_overflow_hint_not_a_table_hint() -> None:
-    def naive_log(g, Z):  # log(sum(exp(Z))) is inf near 1000, so P = exp(L) is 0 and dZ = g
+    def naive_log(g, Z):  # the log of an overflowed sum is inf, so dZ comes out as g near 1000
         L = Z - np.log(np.exp(Z).sum(axis=1, keepdims=True))
         return g - np.exp(L) * g.sum(axis=1, keepdims=True)
 
@@ -159,66 +153,83 @@ def test_a_naive_log_sum_exp_gets_the_overflow_hint_not_a_table_hint() -> None:
     assert feedback.mistake == "overflow" and feedback.hint == OVERFLOW_HINT
 
 
-def test_an_exception_on_large_scores_is_reported_as_an_exception() -> None:
+def test_an_exception_on_large_scores_could_not_run_and_is_not_called_overflow() -> None:
     def refuses_large(g, Z):
-        if Z.max() > 100:
+        if np.abs(Z).max() > 100:
             raise ValueError("scores too large")
         return student_log_softmax_vjp(g, Z)
 
     feedback = check_log_softmax_vjp(refuses_large, verbose=False)
-    assert not feedback.passed and feedback.mistake is None and feedback.hint is None
-    assert any("ValueError: scores too large" in line for line in feedback.details)
+    assert feedback.status == "could not run" and feedback.mistake is None
+    assert "ValueError: scores too large" in feedback.details[0] and "check 2 of 2" in feedback.details[0]
 
 
 # ----------------------------------------------------------------------------- student bugs
-# (exceptions, stubs, a missing return and non-functions: tests/test_exercises.py, for every checker)
-
-
-def test_contraction_wrong_shapes_are_reported() -> None:
-    def transposed(X, H, W1, weight):
-        dW1, db1 = student_contraction_grads(X, H, W1, weight)
-        return dW1.T, db1
-
-    feedback = check_contraction_grads(transposed, verbose=False)
-    text = "\n".join(feedback.details)
-    assert "dW1 has shape (5, 3), expected (3, 5)" in text and "right but transposed" in text
-    assert f"{PASS_MARK} db1" in text
-
-    def column_bias(X, H, W1, weight):
-        dW1, db1 = student_contraction_grads(X, H, W1, weight)
-        return dW1, db1[:, None]
-
-    feedback = check_contraction_grads(column_bias, verbose=False)
-    assert any("db1 has shape (3, 1), expected (3,)" in line for line in feedback.details)
-    assert any("reshape it to (3,)" in line for line in feedback.details)
-
-    feedback = check_contraction_grads(lambda *args: student_contraction_grads(*args)[0], verbose=False)
-    assert "return a pair (dW1, db1); got ndarray" in feedback.details[1]
-    feedback = check_contraction_grads(lambda X, H, W1, weight: (None, np.zeros(3)), verbose=False)
-    assert "dW1 is None" in feedback.details[1]
-
-
-def test_log_softmax_wrong_shapes_are_reported() -> None:
-    feedback = check_log_softmax_vjp(lambda g, Z: student_log_softmax_vjp(g, Z).T, verbose=False)
-    text = "\n".join(feedback.details)
-    assert "has shape (3, 5), expected (5, 3)" in text and "right but transposed" in text
-    feedback = check_log_softmax_vjp(lambda g, Z: student_log_softmax_vjp(g, Z).sum(axis=1), verbose=False)
-    assert any("has shape (5,), expected (5, 3)" in line for line in feedback.details)
 
 
 @pytest.mark.parametrize("checker", CHECKERS, ids=lambda c: c.__name__)
-def test_inputs_changed_in_place_are_reported(checker) -> None:
+def test_not_implemented_is_not_done_yet(checker) -> None:
+    def stub(*args):
+        raise NotImplementedError()
+
+    feedback = checker(stub, verbose=False)
+    assert not feedback.passed and feedback.status == "not done" and "not done yet" in feedback.hint
+
+
+@pytest.mark.parametrize("checker", CHECKERS, ids=lambda c: c.__name__)
+def test_an_exception_could_not_run_and_quotes_the_students_line(checker) -> None:
+    def broken(*args):
+        raise ValueError("shapes do not fit")
+
+    feedback = checker(broken, verbose=False)
+    assert not feedback.passed and feedback.status == "could not run" and feedback.mistake is None
+    assert 'ValueError: shapes do not fit (line' in feedback.details[0]
+    assert 'raise ValueError("shapes do not fit")' in feedback.details[0]
+
+
+@pytest.mark.parametrize(("checker", "wrong_shape", "message"), [
+    (check_contraction_grads, lambda *args: (student_contraction_grads(*args)[0],
+                                             student_contraction_grads(*args)[1][:, None]),
+     "db1 has shape (1, 1), expected (1,)"),
+    (check_contraction_grads, lambda *args: student_contraction_grads(*args)[0],
+     "return 2 values (dW1, db1); got a ndarray"),
+    (check_log_softmax_vjp, lambda g, Z: student_log_softmax_vjp(g, Z).sum(axis=1),
+     "dZ has shape (1,), expected"),
+], ids=["column_bias", "one_output", "row_sums"])
+def test_a_wrong_shape_could_not_run(checker, wrong_shape, message) -> None:
+    feedback = checker(wrong_shape, verbose=False)
+    assert not feedback.passed and feedback.status == "could not run"
+    assert message in feedback.details[0]
+
+
+@pytest.mark.parametrize("checker", CHECKERS, ids=lambda c: c.__name__)
+def test_an_input_changed_in_place_is_reported(checker) -> None:
     def in_place(*args):
-        args[0][...] = 0.0
-        return None
+        args[0][...] = 1.0
+        return student_contraction_grads(*args) if len(args) == 4 else student_log_softmax_vjp(*args)
 
     feedback = checker(in_place, verbose=False)
-    assert not feedback.passed and any("changed its input" in line for line in feedback.details)
+    assert not feedback.passed and "changed one of its inputs in place" in feedback.details[0]
 
 
-def test_nan_is_reported() -> None:
-    feedback = check_log_softmax_vjp(lambda g, Z: np.log(Z), verbose=False)  # log of negative scores
-    assert any("contains nan" in line for line in feedback.details)
+# ----------------------------------------------------------------------------- the searches
+
+
+@pytest.mark.parametrize(("check", "condition"), [
+    (variants._CONTRACTION.checks[0], lambda a: a[0].shape[0] == 1 and a[2].shape == (1, 1) and a[3] == 0.0),
+    (variants._CONTRACTION.checks[1], lambda a: a[0].shape[0] == 4 and np.all(a[1] == 0.5)),
+    (variants._CONTRACTION.checks[1], lambda a: not a[0].any() and a[3] == 3.0),
+    (variants._LOG_SOFTMAX.checks[0], lambda a: a[1].shape == (1, 1)),
+    (variants._LOG_SOFTMAX.checks[0], lambda a: a[1].shape == (3, 4) and not a[0].any()),
+    (variants._LOG_SOFTMAX.checks[1], lambda a: a[1].min() < -990 and a[1].max() > 990),
+], ids=["m1_k1_n1_weight0", "m4_half", "zeros_weight3", "one_class", "zero_g", "both_signs_large"])
+def test_the_searches_reach_the_edge_cases(check, condition) -> None:
+    assert condition(find(check.strategy, condition))
+
+
+def test_every_large_score_is_near_1000() -> None:
+    g, Z = find(variants._LOG_SOFTMAX.checks[1].strategy, lambda a: a[1].size >= 4)
+    assert np.all(np.abs(np.abs(Z) - 1000) <= 3)
 
 
 # ----------------------------------------------------------------------------- the references used
@@ -254,3 +265,18 @@ def test_log_softmax_reference_is_the_vjp_of_the_engines_log_softmax(m, C, seed)
                                rtol=1e-6, atol=1e-8)
     np.testing.assert_allclose(student_log_softmax_vjp(g, Z), variants._log_softmax_vjp(g, Z),
                                rtol=1e-12, atol=1e-14)
+
+
+def _flat(value) -> np.ndarray:
+    return np.concatenate([np.ravel(a) for a in (value if isinstance(value, tuple) else (value,))])
+
+
+@pytest.mark.parametrize(("mistakes", "probes"), [
+    (CONTRACTION_MISTAKES, variants._contraction_probes()),
+    (LOG_SOFTMAX_MISTAKES, variants._log_softmax_probes()),
+], ids=["contraction", "log_softmax"])
+def test_the_probes_tell_every_pair_of_known_mistakes_apart(mistakes, probes) -> None:
+    outputs = [np.concatenate([_flat(mistake.compute(*probe)) for probe in probes]) for mistake in mistakes]
+    for i in range(len(outputs)):
+        for j in range(i):
+            assert not np.allclose(outputs[i], outputs[j], rtol=1e-6), (mistakes[i].key, mistakes[j].key)

@@ -45,6 +45,7 @@ def _execute(notebook: nbformat.NotebookNode, monkeypatch) -> float:
 def test_the_lessons_are_there() -> None:
     names = [path.name for path in NOTEBOOKS]
     assert names == [
+        "00_the_engine.ipynb",
         "01_backprop_and_the_sparsity_gradient.ipynb",
         "02_gradient_checking.ipynb",
         "03_learning_edge_filters.ipynb",
@@ -53,6 +54,7 @@ def test_the_lessons_are_there() -> None:
         "06_convolutional_autoencoders.ipynb",
         "07_variational_autoencoders.ipynb",
         "08_applications.ipynb",
+        "09_from_numpy_to_numba.ipynb",
     ]
 
 
@@ -117,14 +119,6 @@ def test_committed_lessons_carry_the_nbgrader_metadata(path: Path) -> None:
         "missing or out of date)")
 
 
-#: Student versions that stop at a marked point: the lesson, and how many of its cells run. Lesson
-#: 1's forward pass (the cell after Exercise 1's check) still calls the student's sigmoid, so its
-#: student version runs to the end of Exercise 1's check and no further; moving that lesson's
-#: later cells off the student's functions is part of issue 13's open work.
-STOPS_EARLY = {"01_backprop_and_the_sparsity_gradient": 7}
-RUNS_TO_THE_END = [path for path in NOTEBOOKS if path.stem not in STOPS_EARLY]
-
-
 def _assert_checks_say_not_done(name: str, checks: list) -> None:
     for cell in checks:
         printed = "".join(output.get("text", "") for output in cell.outputs if output.output_type == "stream")
@@ -132,7 +126,7 @@ def _assert_checks_say_not_done(name: str, checks: list) -> None:
         assert "Traceback" not in printed
 
 
-@pytest.mark.parametrize("path", RUNS_TO_THE_END, ids=lambda path: path.stem)
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda path: path.stem)
 def test_student_version_runs_to_its_end_with_every_check_not_done(path: Path, monkeypatch, capsys) -> None:
     """Every exercise still ``raise NotImplementedError()``: each check cell says "not done yet"
     and the notebook runs to its last cell (``_execute`` raises on any error)."""
@@ -147,23 +141,6 @@ def test_student_version_runs_to_its_end_with_every_check_not_done(path: Path, m
     assert len(checks) == sum(SOLUTION_BEGIN in cell.source for cell in source.cells
                               if cell.cell_type == "code")
     _assert_checks_say_not_done(path.name, checks)
-
-
-@pytest.mark.parametrize("stem", sorted(STOPS_EARLY))
-def test_student_version_that_stops_early_runs_to_its_marked_point(stem: str, monkeypatch) -> None:
-    """The cells before the marked point run, their checks say "not done yet", and the next cell is
-    the one that uses the student's unfinished function (it raises NotImplementedError)."""
-    path = LESSONS / f"{stem}.ipynb"
-    student = student_notebook(nbformat.read(path, as_version=4), stem)
-    stop = STOPS_EARLY[stem]
-    ran = nbformat.v4.new_notebook(cells=student.cells[:stop], metadata=student.metadata)
-    _execute(ran, monkeypatch)
-    checks = [cell for cell in ran.cells if cell.metadata.get("nbgrader", {}).get("grade")]
-    assert checks
-    _assert_checks_say_not_done(path.name, checks)
-    with pytest.raises(nbclient.exceptions.CellExecutionError, match="NotImplementedError"):
-        _execute(nbformat.v4.new_notebook(cells=student.cells[: stop + 2], metadata=student.metadata),
-                 monkeypatch)
 
 
 def _exercise_notebook() -> nbformat.NotebookNode:

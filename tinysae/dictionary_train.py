@@ -27,7 +27,7 @@ from typing import TextIO
 
 import numpy as np
 
-from tinysae.backends.capabilities import Evaluation
+from tinysae.backends.capabilities import Evaluation, bind
 from tinysae.models import Batch
 from tinysae.models.dictionary import DictionaryModel
 from tinysae.params import Params
@@ -170,7 +170,7 @@ def train_dictionary(
                 t += 1
                 step_model = model.at_step(warmup(t, sparsity_warmup_steps), dead.mask())
                 batch = Batch(X[rows], None, step_seed(seed, t))
-                evaluation = _evaluate(module, step_model, current, batch, f"at Adam step {t}", advice)
+                evaluation = _evaluate(bind(module, step_model, batch), current, f"at Adam step {t}", advice)
                 batch_losses.append(float(evaluation.loss))
                 dead.update(evaluation.rho_hat > 0, len(rows))
                 grads = {**evaluation.grads, "W2": remove_parallel_component(current["W2"],
@@ -181,7 +181,7 @@ def train_dictionary(
             where = f"after Adam epoch {epoch} (step {t})"
             _check_params(current, where, advice)
             full_model = model.at_step(1.0, dead.mask())
-            full = _evaluate(module, full_model, current, data, f"on all the data {where}", advice)
+            full = _evaluate(bind(module, full_model, data), current, f"on all the data {where}", advice)
             history.record_terms(epoch, _full_terms(model, full))
             progress.update(epoch, history.loss[-1], time.perf_counter() - start, force=epoch == epochs)
             if callback is not None and callback(epoch, current, history):

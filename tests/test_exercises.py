@@ -33,6 +33,7 @@ from tinysae.exercises import (
     S_MISTAKES,
     SIGMOID_MISTAKES,
     Feedback,
+    arrays,
     backprop,
     check_backprop,
     check_gradient_checker,
@@ -425,6 +426,35 @@ def test_agree_tells_a_relative_change_from_rounding(a, change) -> None:
     assert search.agree(a, a * (1 + 1e-12))
     if scale > 1e-6:
         assert not search.agree(a, a + change * scale)
+
+
+OUTPUTS = ("dW1", "db1", "dW2")
+
+
+@given(st.lists(hnp.arrays(np.float64, hnp.array_shapes(max_dims=2, max_side=3), elements=st.integers(-3, 3)),
+                min_size=3, max_size=3), st.lists(st.booleans(), min_size=3, max_size=3))
+def test_judge_arrays_names_the_wrong_outputs_and_the_right_ones(expected, spoiled) -> None:
+    got = [a + 1.0 if bad else a.copy() for a, bad in zip(expected, spoiled)]
+    problem = arrays.judge_arrays(OUTPUTS)((), tuple(got), tuple(expected))
+    wrong = [name for name, bad in zip(OUTPUTS, spoiled) if bad]
+    right = [name for name, bad in zip(OUTPUTS, spoiled) if not bad]
+    if not wrong:
+        assert problem is None
+    else:
+        assert problem.startswith(f"{' and '.join(wrong)} {'is' if len(wrong) == 1 else 'are'} wrong")
+        assert (f"({' and '.join(right)} " in problem) == bool(right)
+
+
+@given(hnp.arrays(np.float64, hnp.array_shapes(max_dims=3, max_side=3), elements=st.integers(-3, 3)))
+def test_parse_arrays_keeps_the_arrays_of_a_wrong_shape_unless_a_mistake_has_that_shape(a) -> None:
+    parsed = arrays.parse_arrays([a, a.tolist()], ("x", "y"), (a.shape, a.shape))
+    assert all(np.array_equal(p, a) and p.dtype == np.float64 for p in parsed)
+    wrong = (*a.shape, 1)
+    with pytest.raises(search.Unusable, match=r"y has shape .*, expected") as raised:
+        arrays.parse_arrays((a, a), ("x", "y"), (a.shape, wrong))
+    assert all(np.array_equal(p, a) for p in raised.value.value)
+    allowed = arrays.parse_arrays((a, a), ("x", "y"), (a.shape, wrong), allowed=lambda i, shape: i == 1)
+    assert allowed[1].shape == a.shape
 
 
 @settings(max_examples=25)

@@ -10,20 +10,19 @@ import inspect
 
 import numpy as np
 import pytest
+from exercise_helpers import assert_named, assert_passes, assert_wrong_answer_named
 from hypothesis import find, given, settings
 from hypothesis import strategies as st
 from strategies import seeds
 from wrong_answers.conv import WRONG_ANSWERS
 
-from tinysae import exercises
 from tinysae.autograd import Tensor, conv2d, numerical_gradient
 from tinysae.autograd import conv as engine_conv
 from tinysae.exercises import (
     CONV_WEIGHT_GRAD_MISTAKES,
     FAIL_MARK,
-    PASS_MARK,
-    Feedback,
     check_conv2d_weight_grad,
+    search,
 )
 from tinysae.exercises import conv as conv_exercise
 
@@ -66,10 +65,7 @@ def engine(g, x, kernel_size, stride, padding):
                          ids=lambda f: f.__name__)
 def test_correct_solutions_pass_every_check_and_say_so(solution, capsys) -> None:
     feedback = check_conv2d_weight_grad(solution)
-    assert isinstance(feedback, Feedback)
-    assert feedback.passed and feedback.status == "passed"
-    assert feedback.hint is None and feedback.mistake is None
-    assert capsys.readouterr().out.strip() == f"{PASS_MARK} conv2d_weight_grad: all 3 checks passed"
+    assert_passes(feedback, capsys.readouterr().out, "conv2d_weight_grad", 3)
 
 
 # ----------------------------------------------------------------------------- known mistakes
@@ -155,10 +151,8 @@ MISTAKES = [
 def test_each_students_mistake_is_named_at_a_shrunk_counterexample(student, key, capsys) -> None:
     feedback = check_conv2d_weight_grad(student)
     printed = capsys.readouterr().out
-    assert not feedback.passed and feedback.status == "failed"
-    assert feedback.mistake == key and feedback.hint == HINTS[key]
+    assert_named(feedback, key, HINTS[key])
     assert printed.startswith(FAIL_MARK) and f"hint: {HINTS[key]}" in printed
-    assert {"the smallest input found:", "expected:", "yours:"} <= set(feedback.details)
 
 
 def test_every_mistake_of_the_table_is_tried_by_a_student_function() -> None:
@@ -175,9 +169,7 @@ def test_each_table_variant_is_named(mistake) -> None:
 
 @pytest.mark.parametrize("answer", WRONG_ANSWERS, ids=lambda a: a.title)
 def test_each_plausible_wrong_answer_fails_and_is_named(answer) -> None:
-    feedback = getattr(exercises, answer.checker)(answer.function, verbose=False)
-    assert not feedback.passed and feedback.mistake == answer.mistake
-    assert "the smallest input found:" in feedback.details
+    assert_wrong_answer_named(answer)
 
 
 def test_mistakes_fail_in_the_check_where_they_first_matter() -> None:
@@ -200,9 +192,9 @@ def test_swapped_axes_show_as_a_wrong_shape_that_is_still_named() -> None:
     assert feedback.mistake == "axes_swapped" and "dW has shape" in feedback.details[0]
 
 
-def probed_for(student, probes) -> conv_exercise.ProbedMistakes:
-    return conv_exercise.ProbedMistakes(student, CONV_WEIGHT_GRAD_MISTAKES, conv_exercise._parse_dW,
-                                        conv_exercise._CONV.judge, probes, None)
+def answers_of(student):
+    """``answer_on`` for ``student``: its parsed ``dW`` on an input."""
+    return lambda args: conv_exercise._parse_dW(student(*args), args)
 
 
 def test_swapped_axes_with_as_many_inputs_as_outputs_are_named_by_their_values() -> None:
@@ -210,17 +202,15 @@ def test_swapped_axes_with_as_many_inputs_as_outputs_are_named_by_their_values()
     got = (swaps_the_channel_axes(*probe),)
     expected = conv_exercise._reference(*probe)
     assert got[0].shape == expected[0].shape and not np.allclose(got[0], expected[0])
-    assert probed_for(swaps_the_channel_axes, probes=[])(probe, got).key == "axes_swapped"
+    assert search.matching_mistake(conv_exercise._CONV, [probe], [got]).key == "axes_swapped"
 
 
 def test_the_input_gradient_is_named_even_where_its_shape_is_the_weights() -> None:
     args = (np.ones((1, 1, 1, 1)), np.full((1, 1, 1, 1), 2.0), (1, 1), 1, 0)   # x shaped like w
     got = (returns_the_input_gradient(*args),)
-    probes = conv_exercise._conv_probes()
-    classify = conv_exercise._input_gradient_or(probed_for(returns_the_input_gradient, probes))
-    assert classify(args, got).key == "input_gradient"
-    classify = conv_exercise._input_gradient_or(probed_for(flips_the_kernel, probes))  # weights' shape there
-    assert classify(args, got) is None
+    classify = conv_exercise._CONV.classify
+    assert classify(args, got, answers_of(returns_the_input_gradient)).key == "input_gradient"
+    assert classify(args, got, answers_of(flips_the_kernel)) is None  # the weights' shape at the probe
 
 
 def test_an_unknown_error_gets_no_hint() -> None:
@@ -253,11 +243,12 @@ def test_an_exception_could_not_run_and_quotes_the_students_line() -> None:
     assert 'raise ValueError("no strides")' in feedback.details[0]
 
 
-def test_windows_that_run_off_the_unpadded_edge_could_not_run_in_the_padding_check() -> None:
+def test_windows_that_run_off_the_unpadded_edge_could_not_run_and_get_the_padding_hint() -> None:
     feedback = check_conv2d_weight_grad(ignores_padding_and_runs_off_the_edge, verbose=False)
     assert feedback.status == "could not run"
     assert feedback.details[0].startswith("check 3 of 3 (padding 1 or 2, any stride) could not run")
     assert "ValueError" in feedback.details[0] and "  padding = 1" in feedback.details
+    assert feedback.mistake == "padding_ignored" and feedback.hint == HINTS["padding_ignored"]
 
 
 @pytest.mark.parametrize(("wrong_shape", "message"), [

@@ -7,18 +7,16 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from exercise_helpers import assert_named, assert_passes, assert_wrong_answer_named
 from hypothesis import find, given, settings
 from hypothesis import strategies as st
 from strategies import seeds
 from wrong_answers.vae import WRONG_ANSWERS
 
-from tinysae import exercises
 from tinysae.autograd import numerical_gradient
 from tinysae.exercises import (
     FAIL_MARK,
     GAUSSIAN_KL_MISTAKES,
-    PASS_MARK,
-    Feedback,
     check_gaussian_kl,
 )
 from tinysae.exercises import vae as exercise
@@ -41,11 +39,7 @@ def as_list(mu, logvar):
 @pytest.mark.parametrize("solution", [student_gaussian_kl, as_list, exercise._gaussian_kl],
                          ids=["numpy", "list_and_float", "engine"])
 def test_the_right_answer_passes_every_check_and_says_so(solution, capsys) -> None:
-    feedback = check_gaussian_kl(solution)
-    assert isinstance(feedback, Feedback)
-    assert feedback.passed and feedback.status == "passed"
-    assert feedback.hint is None and feedback.mistake is None
-    assert capsys.readouterr().out.strip() == f"{PASS_MARK} gaussian_kl: all 2 checks passed"
+    assert_passes(check_gaussian_kl(solution), capsys.readouterr().out, "gaussian_kl", 2)
 
 
 # ----------------------------------------------------------------------------- known mistakes
@@ -54,9 +48,7 @@ def test_the_right_answer_passes_every_check_and_says_so(solution, capsys) -> No
 @pytest.mark.parametrize("mistake", GAUSSIAN_KL_MISTAKES, ids=[m.key for m in GAUSSIAN_KL_MISTAKES])
 def test_each_known_mistake_is_named_at_a_shrunk_counterexample(mistake) -> None:
     feedback = check_gaussian_kl(mistake.compute, verbose=False)
-    assert not feedback.passed and feedback.status == "failed"
-    assert feedback.mistake == mistake.key and feedback.hint == mistake.hint
-    assert {"the smallest input found:", "expected:", "yours:"} <= set(feedback.details)
+    assert_named(feedback, mistake.key, mistake.hint)
 
 
 def test_the_mistakes_have_distinct_keys_and_differ_on_the_probes() -> None:
@@ -77,9 +69,7 @@ def test_the_mistakes_have_distinct_keys_and_differ_on_the_probes() -> None:
 
 @pytest.mark.parametrize("answer", WRONG_ANSWERS, ids=lambda a: a.title)
 def test_each_plausible_wrong_answer_fails_and_is_named(answer) -> None:
-    feedback = getattr(exercises, answer.checker)(answer.function, verbose=False)
-    assert not feedback.passed and feedback.mistake == answer.mistake
-    assert "the smallest input found:" in feedback.details
+    assert_wrong_answer_named(answer)
 
 
 def test_a_forgotten_half_shows_one_sample_of_one_coordinate(capsys) -> None:

@@ -7,13 +7,13 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from exercise_helpers import assert_named, assert_passes, assert_wrong_answer_named
 from hypothesis import find, given, settings
 from hypothesis import strategies as st
 from scipy.special import expit
 from strategies import problems, seeds
 from wrong_answers.variants import WRONG_ANSWERS
 
-from tinysae import exercises
 from tinysae.autograd import Tensor, numerical_gradient
 from tinysae.backends import numpy_ref
 from tinysae.exercises import (
@@ -21,8 +21,6 @@ from tinysae.exercises import (
     FAIL_MARK,
     LOG_SOFTMAX_MISTAKES,
     OVERFLOW_HINT,
-    PASS_MARK,
-    Feedback,
     check_contraction_grads,
     check_log_softmax_vjp,
     variants,
@@ -63,10 +61,7 @@ CHECKERS = [check_contraction_grads, check_log_softmax_vjp]
                                                                           "contraction_list", "log_softmax"])
 def test_correct_solutions_pass_every_check_and_say_so(checker, solution, checks, capsys) -> None:
     feedback = checker(solution)
-    assert isinstance(feedback, Feedback)
-    assert feedback.passed and feedback.status == "passed"
-    assert feedback.hint is None and feedback.mistake is None
-    assert capsys.readouterr().out.strip() == f"{PASS_MARK} {feedback.exercise}: all {checks} checks passed"
+    assert_passes(feedback, capsys.readouterr().out, checker.__name__.removeprefix("check_"), checks)
 
 
 # ----------------------------------------------------------------------------- known mistakes
@@ -83,9 +78,7 @@ MISTAKES = [
 @pytest.mark.parametrize(("checker", "mistake"), MISTAKES)
 def test_each_known_mistake_is_named_at_a_shrunk_counterexample(checker, mistake) -> None:
     feedback = checker(mistake.compute, verbose=False)
-    assert not feedback.passed and feedback.status == "failed"
-    assert feedback.mistake == mistake.key and feedback.hint == mistake.hint
-    assert {"the smallest input found:", "expected:", "yours:"} <= set(feedback.details)
+    assert_named(feedback, mistake.key, mistake.hint)
 
 
 @pytest.mark.parametrize("mistakes", [CONTRACTION_MISTAKES, LOG_SOFTMAX_MISTAKES],
@@ -97,9 +90,7 @@ def test_the_mistake_tables_have_distinct_keys(mistakes) -> None:
 
 @pytest.mark.parametrize("answer", WRONG_ANSWERS, ids=lambda a: a.title)
 def test_each_plausible_wrong_answer_fails_and_is_named(answer) -> None:
-    feedback = getattr(exercises, answer.checker)(answer.function, verbose=False)
-    assert not feedback.passed and feedback.mistake == answer.mistake
-    assert "the smallest input found:" in feedback.details
+    assert_wrong_answer_named(answer)
 
 
 def test_a_forgotten_direct_path_shows_the_smallest_problem_and_which_output_is_wrong(capsys) -> None:

@@ -58,9 +58,10 @@ The package, one module per concern (everything public is re-exported here):
 * :mod:`tinysae.exercises.search`: :class:`~tinysae.exercises.search.Exercise`,
   :class:`~tinysae.exercises.search.Check` and :func:`~tinysae.exercises.search.run_exercise`,
   the search behind the checkers;
-* :mod:`tinysae.exercises.feedback`: :class:`Feedback`, :class:`Mistake`, :class:`Case`, the
-  tolerances and marks, and the helpers of the checkers that try fixed cases instead of
-  searching (calling the student's code, comparing arrays, matching known mistakes);
+* :mod:`tinysae.exercises.feedback`: :class:`Feedback`, :class:`Mistake`,
+  :class:`ExerciseNotPassed`, the tolerances and marks;
+* :mod:`tinysae.exercises.arrays`: parsing, judging and showing answers made of several named
+  arrays, and the small-integer arrays the searches draw;
 * :mod:`tinysae.exercises.sparsity`: the sigmoid, KL, ``s`` and sparsity-delta checkers and
   their mistake tables;
 * :mod:`tinysae.exercises.backprop`: :func:`check_backprop` and its mistakes;
@@ -80,11 +81,9 @@ from tinysae.exercises.backprop import BACKPROP_MISTAKES, BACKPROP_OUTPUTS, chec
 from tinysae.exercises.conv import CONV_WEIGHT_GRAD_MISTAKES, check_conv2d_weight_grad
 from tinysae.exercises.feedback import (
     FAIL_MARK,
-    MATCH_TOLERANCE,
     NOT_DONE_MARK,
     PASS_MARK,
     TOLERANCE,
-    Case,
     ExerciseNotPassed,
     Feedback,
     Mistake,
@@ -144,7 +143,6 @@ __all__ = [
     "GRADIENT_MISTAKES",
     "KL_MISTAKES",
     "LOG_SOFTMAX_MISTAKES",
-    "MATCH_TOLERANCE",
     "OVERFLOW_HINT",
     "PASS_MARK",
     "SIGMOID_MISTAKES",
@@ -152,7 +150,6 @@ __all__ = [
     "SOLUTION_END",
     "S_MISTAKES",
     "TOLERANCE",
-    "Case",
     "Feedback",
     "Mistake",
     "check_backprop",

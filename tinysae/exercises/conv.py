@@ -14,7 +14,10 @@ and 3 without padding, then padding 1 or 2 with any stride. The inputs are small
 and gradients with batches and channels from 1, kernels from 1 x 1 to 3 x 3 (non-square too) and
 sizes where the last rows or columns are never read; hypothesis shrinks a failing one to the
 smallest it finds. Known mistakes that coincide on a tiny input are told apart on fixed inputs
-(:class:`tinysae.exercises.variants.ProbedMistakes`).
+(the exercise's ``probes``); the answer is parsed and judged by :mod:`tinysae.exercises.arrays`.
+The input's gradient is recognised by its shape (``classify``), and windows read from the unpadded
+image that run off its edge, raising on padded inputs, by the answer being right on the image padded
+beforehand (``explain_error``).
 """
 
 from __future__ import annotations
@@ -26,15 +29,15 @@ import numpy as np
 from hypothesis import strategies as st
 
 from tinysae.autograd.conv import conv2d_size, conv2d_weight_grad
+from tinysae.exercises.arrays import integer_arrays, judge_arrays, parse_arrays, show_arrays
 from tinysae.exercises.feedback import Feedback, Mistake
-from tinysae.exercises.search import DEFAULT_EXAMPLES, DEFAULT_TIMEOUT, Check, Exercise
-from tinysae.exercises.variants import (
-    ProbedMistakes,
-    integer_arrays,
-    judge_arrays,
-    parse_arrays,
-    run_probed,
-    show_arrays,
+from tinysae.exercises.search import (
+    DEFAULT_EXAMPLES,
+    DEFAULT_TIMEOUT,
+    AnswerOn,
+    Check,
+    Exercise,
+    run_exercise,
 )
 
 __all__ = ["CONV_WEIGHT_GRAD_MISTAKES", "check_conv2d_weight_grad"]
@@ -105,7 +108,7 @@ CONV_WEIGHT_GRAD_MISTAKES = [
         "gradient has the weights' own layout, output channel first, like w in conv2d"),
     Mistake("input_gradient", INPUT_GRADIENT_HINT),  # recognised by its shape (needs no w)
 ]
-_INPUT_GRADIENT = CONV_WEIGHT_GRAD_MISTAKES[-1]
+_PADDING_IGNORED, _INPUT_GRADIENT = CONV_WEIGHT_GRAD_MISTAKES[0], CONV_WEIGHT_GRAD_MISTAKES[-1]
 
 
 @st.composite
@@ -154,19 +157,35 @@ def _parse_dW(value: object, args: tuple) -> tuple[np.ndarray, ...]:
     return parse_arrays(value, ("dW",), (expected,), allowed=lambda index, shape: shape in known)
 
 
-def _input_gradient_or(probed: ProbedMistakes) -> Callable[[tuple, Any], Mistake | None]:
-    """``probed``, after the input's gradient, recognised by the images' shape: at this input, or
-    (where the images and the weights have the same shape) at the first fixed probe."""
-    def classify(args: tuple, got: Any) -> Mistake | None:
-        shape = got[0].shape
-        if shape == args[1].shape != _weight_shape(args):
-            return _INPUT_GRADIENT
-        if shape == args[1].shape:
-            answer = probed.answer(0)
-            if answer is not None and answer[0].shape == probed.probes[0][1].shape:
-                return _INPUT_GRADIENT
-        return probed(args, got)
-    return classify
+_PROBES = _conv_probes()
+_JUDGE_DW = judge_arrays(("dW",))
+
+
+def _input_gradient(args: tuple, got: Any, answer_on: AnswerOn) -> Mistake | None:
+    """The input's gradient, recognised by the images' shape: ``dW`` shaped like ``x`` at ``args``,
+    where the weights have another shape, or (where the two shapes agree) also at the first
+    probe, where they differ; None otherwise (the mistakes' outputs decide)."""
+    if got[0].shape != args[1].shape:
+        return None
+    if got[0].shape != _weight_shape(args):
+        return _INPUT_GRADIENT
+    answer = answer_on(_PROBES[0])
+    return _INPUT_GRADIENT if answer is not None and answer[0].shape == _PROBES[0][1].shape else None
+
+
+def _unpadded_windows(args: tuple, error: BaseException, answer_on: AnswerOn) -> Mistake | None:
+    """The mistake ``padding_ignored`` when the student's function raised
+    ``error`` on ``args = (g, x, kernel_size, stride, padding)`` with padding, and is right on
+    ``x`` padded with zeros beforehand and no padding: its windows read the unpadded image and
+    run off its edge. None otherwise."""
+    g, x, kernel_size, stride, padding = args
+    if padding == 0:
+        return None
+    border = (padding, padding)
+    padded = (g, np.pad(x, ((0, 0), (0, 0), border, border)), kernel_size, stride, 0)
+    answer = answer_on(padded)
+    right = answer is not None and _JUDGE_DW(padded, answer, _reference(*args)) is None
+    return _PADDING_IGNORED if right else None
 
 
 _CONV = Exercise(
@@ -176,10 +195,13 @@ _CONV = Exercise(
             Check("padding 1 or 2, any stride", _conv_inputs((1, 2, 3), (1, 2)))],
     reference=_reference,
     parse=_parse_dW,
-    judge=judge_arrays(("dW",)),
+    judge=_JUDGE_DW,
     describe=show_arrays(ARGUMENTS),
     show=show_arrays(("dW",)),
     mistakes=CONV_WEIGHT_GRAD_MISTAKES,
+    classify=_input_gradient,
+    explain_error=_unpadded_windows,
+    probes=_PROBES,
 )
 
 
@@ -192,5 +214,5 @@ def check_conv2d_weight_grad(
     padding) -> dW (C_out, C_in, kH, kW)`` differs from the gradient with respect to the weights
     (:func:`tinysae.autograd.conv.conv2d_weight_grad`); print and return the feedback, naming a
     known mistake (:data:`CONV_WEIGHT_GRAD_MISTAKES`)."""
-    return run_probed(_CONV, student_weight_grad, _conv_probes(), max_examples=max_examples,
-                      timeout=timeout, verbose=verbose, classify=_input_gradient_or)
+    return run_exercise(_CONV, student_weight_grad, max_examples=max_examples, timeout=timeout,
+                        verbose=verbose)

@@ -21,6 +21,7 @@ import numpy as np
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
+from tinysae.exercises.arrays import array_answer, judge_array
 from tinysae.exercises.feedback import Feedback, Mistake
 from tinysae.exercises.search import (
     DEFAULT_EXAMPLES,
@@ -30,7 +31,6 @@ from tinysae.exercises.search import (
     run_exercise,
     show_array,
 )
-from tinysae.exercises.sparsity import array_answer, judge_array
 
 __all__ = ["GRADIENT_EPS", "GRADIENT_MISTAKES", "check_gradient_checker"]
 

@@ -8,7 +8,9 @@
   respect to an input of ``shape`` that numpy broadcast up to ``grad.shape``.
 
 The inputs are small integer-valued arrays (so the counterexamples print compactly), with
-m = 1, k = 1, zeros, shared nodes, a node used twice by one op, and axes of length 1.
+m = 1, k = 1, zeros, shared nodes, a node used twice by one op, and axes of length 1. The answers
+made of arrays are parsed (of any shape: the judge reports a wrong one), judged and shown by
+:mod:`tinysae.exercises.arrays`.
 """
 
 from __future__ import annotations
@@ -17,19 +19,19 @@ from collections.abc import Callable
 
 import numpy as np
 from hypothesis import strategies as st
-from hypothesis.extra import numpy as hnp
 
 from tinysae.autograd import Tensor
 from tinysae.autograd.ops import unbroadcast as _engine_unbroadcast
 from tinysae.autograd.tensor import topological_order as _engine_order
+from tinysae.exercises.arrays import integer_arrays, judge_arrays, parse_arrays, show_arrays
 from tinysae.exercises.feedback import Feedback, Mistake
 from tinysae.exercises.search import (
     DEFAULT_EXAMPLES,
     DEFAULT_TIMEOUT,
+    AnswerOn,
     Check,
     Exercise,
     Unusable,
-    relative_error_of,
     run_exercise,
     show_array,
 )
@@ -37,39 +39,11 @@ from tinysae.exercises.search import (
 __all__ = ["MATMUL_MISTAKES", "TOPOLOGICAL_MISTAKES", "UNBROADCAST_MISTAKES", "check_matmul_vjp",
            "check_topological_order", "check_unbroadcast"]
 
-TOLERANCE = 1e-7
-_entries = st.integers(-3, 3).map(float)
+#: ``tinysae/exercises/kernels.py`` imports the array helpers under these names from here.
 
 
 def _array(shape: tuple[int, ...]) -> st.SearchStrategy:
-    return hnp.arrays(np.float64, shape, elements=_entries)
-
-
-def _as_arrays(value: object, names: tuple[str, ...]) -> tuple[np.ndarray, ...]:
-    if value is None:
-        raise Unusable("your function returned None: did you forget `return`?")
-    if len(names) > 1 and (not isinstance(value, (tuple, list)) or len(value) != len(names)):
-        raise Unusable(f"return {len(names)} arrays ({', '.join(names)}); got {type(value).__name__}")
-    values = value if len(names) > 1 else (value,)
-    try:
-        return tuple(np.asarray(v, dtype=np.float64) for v in values)
-    except (TypeError, ValueError) as error:
-        raise Unusable(f"your result is not an array of numbers ({error})") from None
-
-
-def _judge_arrays(names: tuple[str, ...]) -> Callable[[tuple, tuple, tuple], str | None]:
-    def judge(args: tuple, got: tuple, expected: tuple) -> str | None:
-        for name, a, b in zip(names, got, expected):
-            if a.shape != b.shape:
-                return f"{name} has shape {a.shape}, expected {b.shape}"
-            if relative_error_of(a, b) > TOLERANCE:
-                return f"{name} has the wrong values"
-        return None
-    return judge
-
-
-def _show(names: tuple[str, ...]) -> Callable[[tuple], list[str]]:
-    return lambda answer: [f"{name} = {show_array(a)}" for name, a in zip(names, answer)]
+    return integer_arrays(shape, -3, 3)
 
 
 # ----------------------------------------------------------------------------- matmul
@@ -101,10 +75,10 @@ _MATMUL = Exercise(
     name="matmul_vjp",
     checks=[Check("dA and dB on small matrices", _matmul_inputs())],
     reference=_matmul_reference,
-    parse=lambda value, args: _as_arrays(value, ("dA", "dB")),
-    judge=_judge_arrays(("dA", "dB")),
-    describe=lambda args: [f"{n} = {show_array(a)}" for n, a in zip(("g", "A", "B"), args)],
-    show=_show(("dA", "dB")),
+    parse=lambda value, args: parse_arrays(value, ("dA", "dB")),
+    judge=judge_arrays(("dA", "dB")),
+    describe=show_arrays(("g", "A", "B")),
+    show=show_arrays(("dA", "dB")),
     mistakes=MATMUL_MISTAKES,
 )
 
@@ -201,7 +175,9 @@ TOPOLOGICAL_MISTAKES = [
 ]
 
 
-def _classify_order(args: tuple, got: list) -> Mistake | None:
+def _classify_order(args: tuple, got: list, answer_on: AnswerOn) -> Mistake | None:
+    """The mistake of the order ``got`` of ``args = (root,)``, read from the nodes it lists
+    (``answer_on`` is not needed: one answer shows it)."""
     expected = _engine_order(args[0])
     ids = [id(t) for t in got]
     if len(ids) > len(set(ids)) and _judge_order(args, _unique(got), expected) is None:
@@ -274,8 +250,8 @@ _UNBROADCAST = Exercise(
     name="unbroadcast",
     checks=[Check("new leading axes and axes of length 1", _unbroadcast_inputs())],
     reference=lambda grad, shape: (_engine_unbroadcast(grad, shape),),
-    parse=lambda value, args: _as_arrays(value, ("result",)),
-    judge=_judge_arrays(("your result",)),
+    parse=lambda value, args: parse_arrays(value, ("result",)),
+    judge=judge_arrays(("your result",)),
     describe=lambda args: [f"grad = {show_array(args[0])}", f"shape = {args[1]}"],
     show=lambda answer: [show_array(answer[0]) + f"  (shape {answer[0].shape})"],
     mistakes=UNBROADCAST_MISTAKES,

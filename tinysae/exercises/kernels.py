@@ -31,8 +31,8 @@ from hypothesis.errors import Flaky
 from hypothesis.extra import numpy as hnp
 from scipy.special import expit
 
+from tinysae.exercises.arrays import judge_arrays, parse_arrays, show_arrays
 from tinysae.exercises.feedback import TOLERANCE, Feedback, Mistake
-from tinysae.exercises.graph import _as_arrays, _judge_arrays, _show
 from tinysae.exercises.search import (
     DEFAULT_EXAMPLES,
     DEFAULT_TIMEOUT,
@@ -86,10 +86,10 @@ _RHO_HAT = Exercise(
     name="sigmoid_and_rho_hat",
     checks=[Check("H and rho_hat on float64 Z2", _z2())],
     reference=_reference,
-    parse=lambda value, args: _as_arrays(value, ("H", "rho_hat")),
-    judge=_judge_arrays(("H", "rho_hat")),
+    parse=lambda value, args: parse_arrays(value, ("H", "rho_hat")),
+    judge=judge_arrays(("H", "rho_hat")),
     describe=lambda args: [f"Z2 = {show_array(args[0])}"],
-    show=_show(("H", "rho_hat")),
+    show=show_arrays(("H", "rho_hat")),
     mistakes=RHO_HAT_MISTAKES,
 )
 
@@ -115,11 +115,11 @@ def _race(kernel: Callable, timeout: float | None, against_reference: bool) -> s
     when it runs before the search (which then reports the error), reported when it runs after."""
     Z2 = np.random.default_rng(0).uniform(-6, 6, RACE_SHAPE)
     where = f"on a larger Z2, of shape {RACE_SHAPE} with entries drawn uniformly from [-6, 6]"
-    expected, judge, began = _reference(Z2), _judge_arrays(("H", "rho_hat")), time.perf_counter()
+    expected, judge, began = _reference(Z2), judge_arrays(("H", "rho_hat")), time.perf_counter()
     first = None
     for call in range(1, RACE_CALLS + 1):
         try:
-            got = _as_arrays(call_with_timeout(kernel, (Z2.copy(),), timeout), ("H", "rho_hat"))
+            got = parse_arrays(call_with_timeout(kernel, (Z2.copy(),), timeout), ("H", "rho_hat"))
         except _Timeout:
             return f"{where}, it did not finish within {timeout} s" if against_reference else None
         except Exception as error:  # Unusable, or an error raised inside the student's code

@@ -10,7 +10,10 @@ student's, and names the known mistake whose output equals the student's on it, 
 failing input found and on the exercise's fixed ``probes`` (generic inputs, so a coincidence on a
 tiny input does not name a mistake). An answer of the wrong shape "could not run"; it is still
 named when :class:`Unusable` carries the value and a mistake has that shape (a sum returned where
-one value per entry is asked).
+one value per entry is asked). Where comparing outputs cannot decide, an exercise's ``classify``
+recognises a mistake from the answer (a shape, an overflow), and its ``explain_error`` from an
+exception the student's function raised (windows that run off an image's edge); both may run the
+student's function on other inputs through the ``answer_on`` they are given.
 
 It stops at the first check that fails; "all N checks passed" is printed only when every check
 ran. ``NotImplementedError`` gives "not done yet". Under nbgrader (``NBGRADER_EXECUTION`` set)
@@ -41,13 +44,17 @@ from hypothesis.strategies import SearchStrategy
 
 from tinysae.exercises.feedback import ExerciseNotPassed, Feedback, Mistake
 
-__all__ = ["Check", "Exercise", "Unusable", "agree", "call_with_timeout", "relative_error_of", "run_exercise",
-           "show_array"]
+__all__ = ["AnswerOn", "Check", "Exercise", "Unusable", "agree", "call_with_timeout", "matching_mistake",
+           "relative_error_of", "run_exercise", "show_array"]
 
 #: Default seconds allowed for one call of the student's function.
 DEFAULT_TIMEOUT = 10.0
 #: Default number of inputs hypothesis tries per check (before shrinking).
 DEFAULT_EXAMPLES = 100
+
+#: ``answer_on(args)``: the student's parsed answer on the input ``args`` (the value a wrong shape's
+#: :class:`Unusable` carries), or None when the function raised, ran out of time or gave nothing usable.
+AnswerOn = Callable[[tuple], Any]
 
 
 class _Timeout(BaseException):
@@ -147,9 +154,14 @@ class Exercise:
     ``reference(*args)`` is the expected answer, in the parsed form; ``parse(value, args)`` turns
     the student's return value into that form or raises :class:`Unusable`; ``judge(args, got,
     expected)`` returns what is wrong (a sentence) or None; ``describe(args)`` the lines showing an
-    input; ``show(answer)`` the lines showing an answer; ``classify(args, got)`` names a mistake
-    where comparing outputs cannot (None: compare with each mistake's ``compute``); ``probes`` are
-    fixed inputs on which a named mistake must also agree with the student's answer."""
+    input; ``show(answer)`` the lines showing an answer; ``probes`` are fixed inputs on which a
+    mistake named by its ``compute`` must also agree with the student's answer.
+
+    ``classify(args, got, answer_on)`` recognises a mistake where comparing outputs cannot decide;
+    it names it when it gives that mistake on the smallest failing input and on the first one
+    found (else the mistakes' outputs are compared). ``explain_error(args, error, answer_on)``
+    names the mistake behind an exception the student's function raised at the smallest failing
+    input (None: the exception is shown without a hint). ``answer_on`` is :data:`AnswerOn`."""
 
     name: str
     checks: Sequence[Check]
@@ -159,7 +171,8 @@ class Exercise:
     describe: Callable[[tuple], list[str]]
     show: Callable[[Any], list[str]]
     mistakes: Sequence[Mistake]
-    classify: Callable[[tuple, Any], Mistake | None] | None = None
+    classify: Callable[[tuple, Any, AnswerOn], Mistake | None] | None = None
+    explain_error: Callable[[tuple, BaseException, AnswerOn], Mistake | None] | None = None
     copy: Callable[[tuple], tuple] = lambda args: tuple(
         a.copy() if isinstance(a, np.ndarray) else a for a in args)
     probes: Sequence[tuple] = ()
@@ -170,6 +183,7 @@ class _Outcome:
     kind: str  # "ok", "wrong", "error", "timeout", "not done"
     message: str = ""
     got: Any = None
+    error: BaseException | None = None  # what the student's function raised
 
 
 def _student_line(error: BaseException, student: Callable) -> str:
@@ -197,7 +211,7 @@ def _evaluate(exercise: Exercise, student: Callable, args: tuple, timeout: float
     except Exception as error:  # the student's bug is reported, not raised
         text = str(error).strip().splitlines()[0][:300] if str(error).strip() else ""
         raised = f"{type(error).__name__}: {text}" if text else type(error).__name__
-        return _Outcome("error", f"your function raised {raised}{_student_line(error, student)}")
+        return _Outcome("error", f"your function raised {raised}{_student_line(error, student)}", error=error)
     changed = [i for i, (a, b) in enumerate(zip(given, args))
                if isinstance(a, np.ndarray) and not np.array_equal(a, b)]
     try:
@@ -225,12 +239,12 @@ def _parsed(exercise: Exercise, value: object, args: tuple) -> Any:
         return problem.value
 
 
-def _named_mistake(exercise: Exercise, args_list: list[tuple], gots: list[Any]) -> Mistake | None:
-    """The known mistake the student's answers equal on every input of ``args_list``."""
-    if exercise.classify is not None:
-        found = [exercise.classify(args, got) for args, got in zip(args_list, gots)]
-        return found[0] if found[0] is not None and all(m is found[0] for m in found) else None
+def matching_mistake(exercise: Exercise, args_list: Sequence[tuple], gots: Sequence[Any]) -> Mistake | None:
+    """The first of ``exercise.mistakes`` whose output (``compute`` on a copy of the input, parsed)
+    the judge finds equal to the student's parsed answer ``gots[i]`` on every input ``args_list[i]``."""
     for mistake in exercise.mistakes:
+        if mistake.compute is None:
+            continue
         try:
             with np.errstate(all="ignore"):
                 if all(_same(exercise, args, got,
@@ -242,23 +256,28 @@ def _named_mistake(exercise: Exercise, args_list: list[tuple], gots: list[Any]) 
     return None
 
 
-def _mistake_of(exercise: Exercise, student: Callable, smallest: tuple, got: Any, first: tuple | None,
-                timeout: float | None) -> Mistake | None:
-    """The known mistake the student's answers equal on the smallest failing input, on the first
-    failing one found (when it gave an answer) and on every probe (None when a probe gave none)."""
+def _mistake_of(exercise: Exercise, answer_on: AnswerOn, smallest: tuple, got: Any,
+                first: tuple | None) -> Mistake | None:
+    """The known mistake of the student's answer ``got`` on the smallest failing input: the one
+    ``classify`` gives there and on the first failing input found (when that gave an answer), else
+    the one whose output equals the student's answers there and on every probe (None when a probe
+    gave no answer)."""
     inputs, gots = [smallest], [got]
-    if first is not None and first is not smallest:
-        again = _evaluate(exercise, student, first, timeout)
-        if again.kind != "ok" and again.got is not None:
-            inputs.append(first)
-            gots.append(again.got)
+    again = None if first is None or first is smallest else answer_on(first)
+    if again is not None:
+        inputs.append(first)
+        gots.append(again)
+    if exercise.classify is not None:
+        found = [exercise.classify(args, answer, answer_on) for args, answer in zip(inputs, gots)]
+        if found[0] is not None and all(mistake is found[0] for mistake in found):
+            return found[0]
     for probe in exercise.probes:
-        outcome = _evaluate(exercise, student, probe, timeout)
-        if outcome.got is None:
+        answer = answer_on(probe)
+        if answer is None:
             return None
         inputs.append(probe)
-        gots.append(outcome.got)
-    return _named_mistake(exercise, inputs, gots)
+        gots.append(answer)
+    return matching_mistake(exercise, inputs, gots)
 
 
 def _finish(feedback: Feedback, verbose: bool) -> Feedback:
@@ -283,6 +302,10 @@ def run_exercise(exercise: Exercise, student: object, *, max_examples: int = DEF
                                 status="could not run", checks=total), verbose)
     options = settings(max_examples=max_examples, deadline=None, database=None, derandomize=True,
                        phases=[Phase.generate, Phase.shrink], suppress_health_check=list(HealthCheck))
+
+    def answer_on(args: tuple) -> Any:
+        return _evaluate(exercise, student, args, timeout).got
+
     for number, check in enumerate(exercise.checks, start=1):
         state: dict[str, Any] = {}
 
@@ -314,8 +337,12 @@ def run_exercise(exercise: Exercise, student: object, *, max_examples: int = DEF
             continue
         outcome = _evaluate(exercise, student, smallest, timeout)
         lines = ["the smallest input found:", *[f"  {line}" for line in exercise.describe(smallest)]]
-        mistake = None if outcome.got is None else _mistake_of(exercise, student, smallest, outcome.got,
-                                                                state.get("first"), timeout)
+        if outcome.got is not None:
+            mistake = _mistake_of(exercise, answer_on, smallest, outcome.got, state.get("first"))
+        elif outcome.error is not None and exercise.explain_error is not None:
+            mistake = exercise.explain_error(smallest, outcome.error, answer_on)
+        else:
+            mistake = None
         named = {"hint": mistake.hint if mistake else None, "mistake": mistake.key if mistake else None}
         if outcome.kind == "error":
             lines = [f"{where} could not run: {outcome.message}", *lines]

@@ -29,14 +29,13 @@ from hypothesis.extra import numpy as hnp
 from scipy.special import expit
 
 from tinysae.backends import numpy_ref
+from tinysae.exercises.arrays import array_answer, judge_array
 from tinysae.exercises.feedback import Feedback, Mistake
 from tinysae.exercises.search import (
     DEFAULT_EXAMPLES,
     DEFAULT_TIMEOUT,
     Check,
     Exercise,
-    Unusable,
-    agree,
     run_exercise,
     show_array,
 )
@@ -60,36 +59,6 @@ MODERATE_RATES = (0.5, 0.2, 0.8, 0.05, 0.3, 0.9, 0.01, 0.99)
 EXTREME_RATES = (1e-6, 1 - 1e-6, 1e-3, 1 - 1e-3)
 #: Values of ``beta`` drawn (1 is left out: forgetting beta would not show).
 BETAS = (3.0, 0.5, 0.0, 2.0)
-
-
-def array_answer(value: object, shape: tuple[int, ...]) -> np.ndarray:
-    """The student's ``value`` as a float64 array of ``shape``, else :class:`Unusable` saying why
-    (carrying the array when only its shape is wrong, so a mistake of that shape can be named)."""
-    if value is None:
-        raise Unusable("your function returned None: did you forget `return`?")
-    try:
-        array = np.asarray(value, dtype=np.float64)
-    except (TypeError, ValueError) as error:
-        raise Unusable(f"your result is not an array of numbers ({error})") from None
-    if array.shape != shape:
-        raise Unusable(f"your result has shape {array.shape}, expected {shape}", array)
-    return array
-
-
-def judge_array(args: tuple, got: np.ndarray, expected: np.ndarray) -> str | None:
-    """Which entries of ``got`` differ from ``expected`` (:func:`~tinysae.exercises.search.agree`),
-    or None when they agree."""
-    if agree(got, expected):
-        return None
-    if got.shape != expected.shape or got.ndim == 0:
-        return "your result is wrong"
-    with np.errstate(all="ignore"):
-        bad = ~np.isclose(got, expected, rtol=1e-7, atol=1e-12, equal_nan=True)
-    where = [list(int(i) for i in index) for index in np.argwhere(bad)]
-    if not where:
-        return "your result is wrong"
-    shown = ", ".join(str(index) for index in where[:3]) + (", ..." if len(where) > 3 else "")
-    return f"wrong at {'index' if len(where) == 1 else 'indices'} {shown}"
 
 
 def _show(answer: np.ndarray) -> list[str]:

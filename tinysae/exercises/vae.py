@@ -11,7 +11,7 @@ It is run by :func:`tinysae.exercises.search.run_exercise`: hypothesis searches 
 integer-valued means and log-variances, first with every log-variance 0 (the prior's own
 variance), then any, with m = 1 and d = 1 allowed and zeros, and shrinks a failing input to the
 smallest it finds. Known mistakes that coincide on a tiny input are told apart on fixed inputs
-(:class:`tinysae.exercises.variants.ProbedMistakes`).
+(the exercise's ``probes``); the answer is parsed and judged by :mod:`tinysae.exercises.arrays`.
 """
 
 from __future__ import annotations
@@ -22,9 +22,9 @@ import numpy as np
 from hypothesis import strategies as st
 
 from tinysae.autograd import Tensor
+from tinysae.exercises.arrays import integer_arrays, judge_arrays, parse_arrays, show_arrays
 from tinysae.exercises.feedback import Feedback, Mistake
-from tinysae.exercises.search import DEFAULT_EXAMPLES, DEFAULT_TIMEOUT, Check, Exercise
-from tinysae.exercises.variants import integer_arrays, judge_arrays, parse_arrays, run_probed, show_arrays
+from tinysae.exercises.search import DEFAULT_EXAMPLES, DEFAULT_TIMEOUT, Check, Exercise, run_exercise
 from tinysae.terms import GaussianKL
 
 __all__ = ["GAUSSIAN_KL_MISTAKES", "GAUSSIAN_KL_OUTPUTS", "check_gaussian_kl"]
@@ -147,6 +147,7 @@ _GAUSSIAN_KL = Exercise(
     describe=show_arrays(("mu", "logvar")),
     show=show_arrays(GAUSSIAN_KL_OUTPUTS),
     mistakes=GAUSSIAN_KL_MISTAKES,
+    probes=_kl_probes(),
 )
 
 
@@ -158,5 +159,5 @@ def check_gaussian_kl(
     (kl, dmu, dlogvar)`` differs from the engine's :class:`tinysae.terms.GaussianKL` (a number)
     and its gradients with respect to ``mu`` and ``logvar`` (each ``(m, d)``); print and return
     the feedback, naming a known mistake (:data:`GAUSSIAN_KL_MISTAKES`)."""
-    return run_probed(_GAUSSIAN_KL, student_gaussian_kl, _kl_probes(), max_examples=max_examples,
-                      timeout=timeout, verbose=verbose)
+    return run_exercise(_GAUSSIAN_KL, student_gaussian_kl, max_examples=max_examples, timeout=timeout,
+                        verbose=verbose)

@@ -15,16 +15,16 @@ integer-valued inputs (m = 1, one unit, one class, zeros, activations of one hal
 failing one to the smallest it can find; the log-softmax's second check puts every row's scores
 near plus or minus 1000, where a computation that is not protected against overflow breaks.
 
-The helpers :func:`parse_arrays`, :func:`judge_arrays`, :func:`show_arrays` and
-:class:`ProbedMistakes` are shared with :mod:`tinysae.exercises.vae` and
-:mod:`tinysae.exercises.conv`. A known mistake is named from the student's answer at the
-counterexample and on a few fixed inputs, where the known mistakes all differ.
+The answers are parsed, judged and shown by :mod:`tinysae.exercises.arrays`. A known mistake is
+named from the student's answer at the counterexample and on a few fixed inputs (the exercises'
+``probes``), where the known mistakes all differ; an answer that is right once each row's scores
+are shifted, wrong on large scores, is recognised by the log-softmax's ``classify``
+(:data:`OVERFLOW_HINT`).
 """
 
 from __future__ import annotations
 
-import dataclasses
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -34,16 +34,15 @@ from scipy.special import expit, log_softmax, softmax
 
 from tinysae.autograd.ops import OPS
 from tinysae.backends import numpy_ref
+from tinysae.exercises.arrays import integer_arrays, judge_arrays, parse_arrays, show_arrays
 from tinysae.exercises.feedback import Feedback, Mistake
 from tinysae.exercises.search import (
     DEFAULT_EXAMPLES,
     DEFAULT_TIMEOUT,
+    AnswerOn,
     Check,
     Exercise,
-    Unusable,
-    call_with_timeout,
     run_exercise,
-    show_array,
 )
 
 __all__ = [
@@ -51,147 +50,9 @@ __all__ = [
     "CONTRACTION_OUTPUTS",
     "LOG_SOFTMAX_MISTAKES",
     "OVERFLOW_HINT",
-    "ProbedMistakes",
     "check_contraction_grads",
     "check_log_softmax_vjp",
-    "judge_arrays",
-    "parse_arrays",
-    "show_arrays",
 ]
-
-#: Largest relative difference per entry that still counts as equal (plus an absolute 1e-10).
-TOLERANCE = 1e-7
-
-# ----------------------------------------------------------------------------- shared helpers
-
-
-def integer_arrays(shape: tuple[int, ...], low: int = -2, high: int = 2) -> st.SearchStrategy:
-    """Float arrays of ``shape`` holding integers from ``low`` to ``high`` (they shrink to 0)."""
-    return hnp.arrays(np.float64, shape, elements=st.integers(low, high).map(float))
-
-
-def parse_arrays(value: object, names: Sequence[str], shapes: Sequence[tuple[int, ...]],
-                 allowed: Callable[[int, tuple[int, ...]], bool] = lambda index, shape: False,
-                 ) -> tuple[np.ndarray, ...]:
-    """The student's ``value`` as one float array per name of ``names`` (one array when there is
-    one name), each of its shape in ``shapes``; raises :class:`Unusable` saying what is wrong.
-    ``allowed(index, shape)`` lets through a wrong shape that a known mistake has."""
-    if value is None:
-        raise Unusable(f"your function returned None: did you forget `return {', '.join(names)}`?")
-    if len(names) > 1 and (not isinstance(value, (tuple, list)) or len(value) != len(names)):
-        got = type(value).__name__ + (f" of {len(value)}" if isinstance(value, (tuple, list)) else "")
-        raise Unusable(f"return {len(names)} values ({', '.join(names)}); got a {got}")
-    arrays = []
-    for index, (name, raw, shape) in enumerate(zip(names, value if len(names) > 1 else (value,), shapes)):
-        if raw is None:
-            raise Unusable(f"{name} is None: did you forget to compute it?")
-        try:
-            array = np.asarray(raw, dtype=np.float64)
-        except (TypeError, ValueError) as error:
-            raise Unusable(f"{name} is not an array of numbers ({type(raw).__name__}: {error})") from None
-        if array.shape != shape and not allowed(index, array.shape):
-            raise Unusable(f"{name} has shape {array.shape}, expected {shape}")
-        arrays.append(array)
-    return tuple(arrays)
-
-
-def _close(a: np.ndarray, b: np.ndarray) -> bool:
-    return a.shape == b.shape and bool(np.all(np.isfinite(a))) and bool(
-        np.allclose(a, b, rtol=TOLERANCE, atol=1e-10))
-
-
-def judge_arrays(names: Sequence[str]) -> Callable[[tuple, tuple, tuple], str | None]:
-    """A judge saying which of the outputs ``names`` are wrong (and which are right), or None."""
-    def judge(args: tuple, got: tuple, expected: tuple) -> str | None:
-        shapes = [f"{n} has shape {a.shape}, expected {b.shape}"
-                  for n, a, b in zip(names, got, expected) if a.shape != b.shape]
-        if shapes:
-            return shapes[0]
-        bad = [n for n, a in zip(names, got) if not np.all(np.isfinite(a))]
-        if bad:
-            return f"{bad[0]} contains nan or inf"
-        wrong = [n for n, a, b in zip(names, got, expected) if not _close(a, b)]
-        if not wrong:
-            return None
-        right = [n for n in names if n not in wrong]
-        verb = "is" if len(wrong) == 1 else "are"
-        also = f" ({' and '.join(right)} {'is' if len(right) == 1 else 'are'} right)" if right else ""
-        return f"{' and '.join(wrong)} {verb} wrong{also}"
-    return judge
-
-
-def show_arrays(names: Sequence[str]) -> Callable[[Sequence[object]], list[str]]:
-    """Lines ``name = value``, one per name, for an answer or an input."""
-    return lambda values: [f"{name} = {show_array(value)}" for name, value in zip(names, values)]
-
-
-class ProbedMistakes:
-    """The known mistake a student's answer is: the first whose output equals it at the
-    counterexample and also equals the student's answers on each of the fixed ``probes`` (those
-    computed once, when first needed; a probe where the student's function gave no usable answer
-    is skipped). Generic probes keep a coincidence on a tiny input (a forgotten factor of two and
-    a forgotten mean over two samples look alike) from naming the wrong mistake.
-
-    ``parse`` and ``judge`` are the exercise's; a mistake without ``compute`` is never matched
-    by value. An instance is the ``classify`` of one :class:`~tinysae.exercises.search.Exercise`
-    for one student's function."""
-
-    def __init__(self, student: Callable, mistakes: Sequence[Mistake], parse: Callable[[object, tuple], Any],
-                 judge: Callable[[tuple, Any, Any], str | None], probes: Sequence[tuple],
-                 timeout: float | None) -> None:
-        self.student, self.mistakes, self.parse, self.judge = student, mistakes, parse, judge
-        self.probes, self.timeout = probes, timeout
-        self._answers: dict[int, Any] = {}
-
-    def answer_on(self, args: tuple) -> Any:
-        """The student's parsed answer on ``args``, or None when it raised, ran out of time or
-        returned something unusable."""
-        try:
-            with np.errstate(all="ignore"):
-                given = tuple(a.copy() if isinstance(a, np.ndarray) else a for a in args)
-                return self.parse(call_with_timeout(self.student, given, self.timeout), args)
-        except (KeyboardInterrupt, SystemExit):
-            raise
-        except BaseException:  # raised, timed out or unusable: this input says nothing
-            return None
-
-    def answer(self, index: int) -> Any:
-        """The student's parsed answer on probe ``index`` (computed once), or None."""
-        if index not in self._answers:
-            self._answers[index] = self.answer_on(self.probes[index])
-        return self._answers[index]
-
-    def matches(self, mistake: Mistake, args: tuple, got: Any) -> bool:
-        """Whether ``mistake``'s output on ``args`` equals the parsed answer ``got``."""
-        if mistake.compute is None:
-            return False
-        try:
-            with np.errstate(all="ignore"):
-                copies = tuple(a.copy() if isinstance(a, np.ndarray) else a for a in args)
-                return self.judge(args, got, self.parse(mistake.compute(*copies), args)) is None
-        except Exception:  # a mistake that cannot be computed on this input is not the one
-            return False
-
-    def __call__(self, args: tuple, got: Any) -> Mistake | None:
-        candidates = [mistake for mistake in self.mistakes if self.matches(mistake, args, got)]
-        for index, probe in enumerate(self.probes):
-            answer = self.answer(index) if candidates else None
-            if answer is not None:
-                candidates = [mistake for mistake in candidates if self.matches(mistake, probe, answer)]
-        return candidates[0] if candidates else None
-
-
-def run_probed(exercise: Exercise, student: object, probes: Sequence[tuple], *, max_examples: int,
-               timeout: float | None, verbose: bool,
-               classify: Callable[[ProbedMistakes], Callable[[tuple, Any], Mistake | None]] = lambda p: p,
-               ) -> Feedback:
-    """:func:`run_exercise` on ``exercise`` with its mistakes named by :class:`ProbedMistakes`
-    over ``probes`` (wrapped by ``classify`` where an exercise recognises more)."""
-    if callable(student):
-        probed = ProbedMistakes(student, exercise.mistakes, exercise.parse, exercise.judge, probes, timeout)
-        exercise = dataclasses.replace(exercise, classify=classify(probed))
-    return run_exercise(exercise, student, max_examples=max_examples, timeout=timeout, verbose=verbose)
-
 
 # ----------------------------------------------------------------------------- the contraction
 
@@ -316,6 +177,7 @@ _CONTRACTION = Exercise(
     describe=show_arrays(("X", "H", "W1", "weight")),
     show=show_arrays(CONTRACTION_OUTPUTS),
     mistakes=CONTRACTION_MISTAKES,
+    probes=_contraction_probes(),
 )
 
 
@@ -328,8 +190,8 @@ def check_contraction_grads(
     ``student_contraction_grads(X, H, W1, weight) -> (dW1 (k, n), db1 (k,))`` differs from the
     gradient of the contractive penalty alone (:func:`tinysae.backends.numpy_ref.contraction_grads`);
     print and return the feedback, naming a known mistake (:data:`CONTRACTION_MISTAKES`)."""
-    return run_probed(_CONTRACTION, student_contraction_grads, _contraction_probes(),
-                      max_examples=max_examples, timeout=timeout, verbose=verbose)
+    return run_exercise(_CONTRACTION, student_contraction_grads, max_examples=max_examples, timeout=timeout,
+                        verbose=verbose)
 
 
 # ----------------------------------------------------------------------------- the log-softmax
@@ -407,18 +269,20 @@ def _parse_dZ(value: object, args: tuple) -> tuple[np.ndarray, ...]:
     return parse_arrays(value, ("dZ",), (args[1].shape,))
 
 
-def _overflow_or(probed: ProbedMistakes) -> Callable[[tuple, Any], Mistake | None]:
-    """``probed``, after the overflow: an answer that is right once each row's scores are shifted
-    so that their maximum is 0, on scores that are large, fails from overflow."""
-    def classify(args: tuple, got: Any) -> Mistake | None:
-        g, Z = args
-        if np.max(np.abs(Z)) > 100:
-            shifted = (g, Z - Z.max(axis=1, keepdims=True))
-            answer = probed.answer_on(shifted)
-            if answer is not None and probed.judge(shifted, answer, (_log_softmax_vjp(*shifted),)) is None:
-                return OVERFLOW
-        return probed(args, got)
-    return classify
+_JUDGE_DZ = judge_arrays(("dZ",))
+
+
+def _overflow(args: tuple, got: Any, answer_on: AnswerOn) -> Mistake | None:
+    """:data:`OVERFLOW` when the scores ``Z`` of ``args = (g, Z)`` are large and the student's
+    answer is right on ``(g, Z - max of each row)``, the same gradient with each row's largest score
+    at 0; None otherwise (the mistakes' outputs decide)."""
+    g, Z = args
+    if np.max(np.abs(Z), initial=0.0) <= 100:
+        return None
+    shifted = (g, Z - Z.max(axis=1, keepdims=True))
+    answer = answer_on(shifted)
+    right = answer is not None and _JUDGE_DZ(shifted, answer, (_log_softmax_vjp(*shifted),)) is None
+    return OVERFLOW if right else None
 
 
 _LOG_SOFTMAX = Exercise(
@@ -427,10 +291,12 @@ _LOG_SOFTMAX = Exercise(
             Check("scores near plus or minus 1000", _log_softmax_inputs(large=True))],
     reference=lambda g, Z: (_log_softmax_vjp(g, Z),),
     parse=_parse_dZ,
-    judge=judge_arrays(("dZ",)),
+    judge=_JUDGE_DZ,
     describe=show_arrays(("g", "Z")),
     show=show_arrays(("dZ",)),
     mistakes=LOG_SOFTMAX_MISTAKES,
+    classify=_overflow,
+    probes=_log_softmax_probes(),
 )
 
 
@@ -441,5 +307,5 @@ def check_log_softmax_vjp(student_vjp: Callable[[np.ndarray, np.ndarray], np.nda
     log-softmax of ``Z`` where ``student_vjp(g, Z) -> dZ (m, C)`` differs from the gradient with
     respect to the scores (the engine's ``log_softmax`` VJP), first on moderate scores, then on
     scores near plus or minus 1000 (:data:`OVERFLOW_HINT`); print and return the feedback."""
-    return run_probed(_LOG_SOFTMAX, student_vjp, _log_softmax_probes(), max_examples=max_examples,
-                      timeout=timeout, verbose=verbose, classify=_overflow_or)
+    return run_exercise(_LOG_SOFTMAX, student_vjp, max_examples=max_examples, timeout=timeout,
+                        verbose=verbose)

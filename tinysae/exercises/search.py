@@ -39,7 +39,7 @@ from typing import Any
 
 import numpy as np
 from hypothesis import HealthCheck, Phase, find, settings
-from hypothesis.errors import NoSuchExample
+from hypothesis.errors import Flaky, NoSuchExample
 from hypothesis.strategies import SearchStrategy
 
 from tinysae.exercises.feedback import ExerciseNotPassed, Feedback, Mistake
@@ -49,6 +49,11 @@ __all__ = ["AnswerOn", "Check", "Exercise", "Unusable", "agree", "call_with_time
 
 #: Default seconds allowed for one call of the student's function.
 DEFAULT_TIMEOUT = 10.0
+#: What the feedback says when the student's function was wrong on an input during the search and
+#: right when called on it again.
+UNSTEADY = ("your function gave a wrong answer on this input, and the right one when it was called on "
+            "it again: its answers change from call to call (a race between threads, a random draw, or "
+            "state kept from one call to the next)")
 #: Default number of inputs hypothesis tries per check (before shrinking).
 DEFAULT_EXAMPLES = 100
 
@@ -320,11 +325,13 @@ def run_exercise(exercise: Exercise, student: object, *, max_examples: int = DEF
                 state["first"] = args
             return outcome.kind != "ok"
 
+        where = f"check {number} of {total} ({check.name})"
         try:
             smallest = find(check.strategy, fails, settings=options)
         except NoSuchExample:
             smallest = None
-        where = f"check {number} of {total} ({check.name})"
+        except Flaky:  # an input that failed, then passed when hypothesis replayed it
+            return _finish(Feedback(name, False, [f"{where} failed: {UNSTEADY}"], checks=total), verbose)
         if smallest is None and "stop" in state:
             outcome, args = state["stop"]
             if outcome.kind == "not done":
@@ -337,6 +344,9 @@ def run_exercise(exercise: Exercise, student: object, *, max_examples: int = DEF
             continue
         outcome = _evaluate(exercise, student, smallest, timeout)
         lines = ["the smallest input found:", *[f"  {line}" for line in exercise.describe(smallest)]]
+        if outcome.kind == "ok":  # wrong during the search, right when called again on the same input
+            lines = [f"{where} failed: {UNSTEADY}", *lines]
+            return _finish(Feedback(name, False, lines, checks=total), verbose)
         if outcome.got is not None:
             mistake = _mistake_of(exercise, answer_on, smallest, outcome.got, state.get("first"))
         elif outcome.error is not None and exercise.explain_error is not None:
@@ -344,7 +354,7 @@ def run_exercise(exercise: Exercise, student: object, *, max_examples: int = DEF
         else:
             mistake = None
         named = {"hint": mistake.hint if mistake else None, "mistake": mistake.key if mistake else None}
-        if outcome.kind == "error":
+        if outcome.kind in ("error", "timeout"):
             lines = [f"{where} could not run: {outcome.message}", *lines]
             return _finish(Feedback(name, False, lines, status="could not run", checks=total, **named),
                            verbose)

@@ -11,16 +11,25 @@ each op's vector-Jacobian product:
 
 summing over every path from the output to ``x``. :func:`apply` is the one place that records
 history (minitorch's ``Function.apply``); :func:`input_grads` is the one place that runs a VJP,
-un-broadcasts it and checks it is finite; :mod:`tinysae.autograd.explain` uses both.
+un-broadcasts it and checks it is finite; :mod:`tinysae.autograd.explain` uses both, and
+:func:`reverse_pass` sends the gradients back through it.
 
 Repeated ``backward()`` calls **accumulate** into ``.grad`` (as in PyTorch); call
 :meth:`Tensor.zero_grad` on the output to reset every ``.grad`` of its graph.
+
+A tensor with ``requires_grad = False`` is a **constant** (the data ``X``, the targets ``T``):
+``backward()`` computes no gradient for it, nor for a node all of whose inputs are constants,
+and runs no VJP towards one (the rest of the graph's gradients are unchanged). A leaf's
+``.grad`` is an array of its own, never shared with another node; an inner node's ``.grad`` is
+the engine's array as it flowed back, which a neighbour may share (the inputs of an ``add``
+receive the same array) or which may be a read-only broadcast view (what a ``sum`` sends
+back): read it, do not write into it.
 """
 
 from __future__ import annotations
 
 import itertools
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import numpy as np
@@ -51,13 +60,15 @@ class Tensor:
     ``Tensor(data, name="W1")`` makes a leaf; ops make the others (auto-named after the op,
     e.g. ``sigmoid_12``, until :meth:`named` gives them a name such as ``"H"``;
     ``auto_named`` tells which, and :func:`~tinysae.autograd.explain` renumbers those).
+    ``requires_grad=False`` makes a constant, which ``backward()`` leaves without a gradient.
     """
 
     __array_ufunc__ = None  # numpy defers to our reflected operators: ndarray + Tensor -> Tensor
 
-    def __init__(self, data: object, name: str | None = None) -> None:
+    def __init__(self, data: object, name: str | None = None, requires_grad: bool = True) -> None:
         self.data = as_float_array(data.data if isinstance(data, Tensor) else data)
         self.grad: np.ndarray | None = None
+        self.requires_grad = bool(requires_grad)
         self.name = name if name is not None else f"t_{next(_ids)}"
         self.auto_named = name is None
         self.op: str | None = None
@@ -197,12 +208,41 @@ class Tensor:
         return apply("log_softmax", self, axis=_normalize_axis(int(axis), self.ndim))
 
     # ---- differentiation -------------------------------------------------------------------
-    def backward(self, grad: object = None) -> None:
+    def backward(self, grad: object = None, inner_grads: bool = True) -> None:
         """Accumulate ``d self / d node`` into ``node.grad`` for every node of the graph.
 
         ``grad`` is the seed (shape of ``self``); it may be left out only for a tensor with one
-        entry, which is seeded with 1. Calls accumulate; see :meth:`zero_grad`.
+        entry, which is seeded with 1. Calls accumulate; see :meth:`zero_grad`. Only the nodes
+        that :func:`needing_grad` finds get a gradient. ``inner_grads=False`` fills ``.grad`` of
+        the leaves only (PyTorch's default), so that each inner node's gradient is freed as soon
+        as its VJP has run.
+
+        Each leaf's gradient is checked once: when it holds NaN or inf, the pass is run again
+        with every VJP's output checked, and :class:`NonFiniteGradientError` names the op and
+        node where a finite gradient first turned non-finite. (A NaN that reaches no leaf, such
+        as one a ``where`` masks out, raises nothing.)
         """
+        seed = self._seed(grad)
+        order = topological_order(self)
+        needed = needing_grad(order)
+        for node, g, owned in reverse_pass(self, seed, order, needed):
+            if node.op is None and not all_finite(g):
+                for _ in reverse_pass(self, seed, order, needed, check=True):
+                    pass  # raises at the VJP that made the first NaN or inf
+                kind = "NaN" if np.isnan(g).any() else "inf"
+                raise NonFiniteGradientError(
+                    f"the gradient of {node.name!r} became {kind}: every gradient sent back to it is "
+                    "finite, but their sum overflowed"
+                )
+            if node.op is not None and not inner_grads:
+                continue
+            if node.grad is not None:
+                node.grad = node.grad + g
+            else:  # a leaf's .grad is handed to the caller: an array of its own
+                node.grad = g if node.op is not None or owned else np.array(g)
+
+    def _seed(self, grad: object) -> np.ndarray:
+        """The seed gradient of :meth:`backward`: ``grad`` checked and copied, or 1."""
         if grad is None:
             if self.size != 1:
                 raise ValueError(
@@ -210,20 +250,14 @@ class Tensor:
                     f"explicit seed gradient: call .backward(grad) with an array of shape {self.shape}, "
                     "or reduce it to a scalar first (e.g. .sum())"
                 )
-            seed = np.ones(self.shape, dtype=self.dtype)
-        else:
-            seed = as_float_array(grad.data if isinstance(grad, Tensor) else grad)
-            if seed.shape != self.shape:
-                raise ValueError(f"backward(grad): grad has shape {seed.shape}, expected {self.shape}")
-            if not np.all(np.isfinite(seed)):
-                raise ValueError("backward(grad): the seed gradient holds NaN or inf")
-        pending = {id(self): seed}
-        for node in reversed(topological_order(self)):
-            g = pending.pop(id(node))
-            node.grad = np.array(g) if node.grad is None else node.grad + g
-            for parent, parent_grad in zip(node.parents, input_grads(node, g)):
-                previous = pending.get(id(parent))
-                pending[id(parent)] = parent_grad if previous is None else previous + parent_grad
+            return np.ones(self.shape, dtype=self.dtype)
+        # a copy: the root's .grad must not be the caller's array
+        seed = as_float_array(np.array(grad.data if isinstance(grad, Tensor) else grad))
+        if seed.shape != self.shape:
+            raise ValueError(f"backward(grad): grad has shape {seed.shape}, expected {self.shape}")
+        if not np.all(np.isfinite(seed)):
+            raise ValueError("backward(grad): the seed gradient holds NaN or inf")
+        return seed
 
     def zero_grad(self) -> None:
         """Set ``.grad = None`` on this tensor and every tensor it was computed from."""
@@ -294,22 +328,104 @@ def apply(op_name: str, *parents: Tensor, **attrs: Any) -> Tensor:
     return out
 
 
-def input_grads(node: Tensor, g: np.ndarray) -> list[np.ndarray]:
+def reverse_pass(root: Tensor, seed: np.ndarray, order: list[Tensor], needed: set[int],
+                 check: bool = False) -> Iterator[tuple[Tensor, np.ndarray, bool]]:
+    """The reverse pass from ``root`` (seeded with ``seed``) over ``order`` (its topological order).
+
+    Yields ``(node, g, owned)`` for every node in ``needed``, children before parents: ``g`` is
+    the sum of what the node's children sent back, and ``owned`` whether ``g`` is an array no
+    one else holds (:func:`fresh`). Then it sends ``g`` back through the node's VJP
+    (:func:`input_grads`, which checks each gradient it makes when ``check``), to the parents in
+    ``needed`` only, adding into a parent's owned gradient in place.
+    """
+    pending = {id(root): seed}
+    owned = {id(root)}
+    for node in reversed(order):
+        g = pending.pop(id(node), None) if id(node) in needed else None
+        if g is None:  # a constant, or a node whose gradient flows only through constants
+            continue
+        yield node, g, id(node) in owned
+        wanted = tuple(id(parent) in needed for parent in node.parents)
+        grads = input_grads(node, g, wanted, check)
+        for parent, parent_grad in zip(node.parents, grads):
+            if parent_grad is None:
+                continue
+            previous = pending.get(id(parent))
+            made = fresh(parent_grad, node, g, grads)
+            if previous is None:
+                total = parent_grad
+            elif id(parent) in owned:
+                previous += parent_grad
+                total, made = previous, True
+            elif made:  # IEEE addition commutes: the same sum, added into the new array
+                parent_grad += previous
+                total = parent_grad
+            else:
+                total, made = previous + parent_grad, True
+            pending[id(parent)] = total
+            if made:
+                owned.add(id(parent))
+
+
+def needing_grad(order: list[Tensor]) -> set[int]:
+    """The ids of the nodes of ``order`` (parents before children) that need a gradient: a leaf
+    with ``requires_grad``, and a node with ``requires_grad`` one of whose inputs needs one."""
+    needed: set[int] = set()
+    for node in order:
+        if node.requires_grad and (node.op is None or any(id(p) in needed for p in node.parents)):
+            needed.add(id(node))
+    return needed
+
+
+def fresh(grad: np.ndarray, node: Tensor, g: np.ndarray, grads: list[np.ndarray | None]) -> bool:
+    """Whether ``node``'s VJP made ``grad`` (one of its outputs ``grads`` for upstream ``g``) as a
+    new array that nothing else holds: not ``g`` (which ``node`` holds), not a view (a
+    transpose, a broadcast), not a node's data, and not sent to another input as well."""
+    return (grad is not g and grad.base is None and grad.flags.writeable and grad is not node.data
+            and all(grad is not p.data for p in node.parents) and sum(grad is other for other in grads) == 1)
+
+
+def all_finite(array: np.ndarray) -> bool:
+    """Whether every entry of ``array`` is finite; a broadcast view (a stride of 0, as a ``sum``
+    sends back) is checked on the entries it repeats, each once."""
+    if array.size == 0:
+        return True
+    distinct = array[tuple(0 if stride == 0 else slice(None) for stride in array.strides)]
+    return bool(np.isfinite(distinct).all())
+
+
+def input_grads(node: Tensor, g: np.ndarray, wanted: tuple[bool, ...] | None = None,
+                check: bool = True) -> list[np.ndarray | None]:
     """The gradients ``node`` sends to each parent for upstream gradient ``g``: the op's VJP,
     un-broadcast to each parent's shape and cast to its dtype.
 
-    Raises :class:`NonFiniteGradientError` naming the op and node where a finite ``g`` first
-    turns into NaN or inf (``log`` at 0, ``div`` by 0, ...).
+    ``wanted`` (one flag per parent; all when None) says which parents need a gradient; the
+    others get None, and an op with one VJP per input (:attr:`~tinysae.autograd.ops.Op.input_vjps`)
+    does not compute theirs. With ``check``, raises :class:`NonFiniteGradientError` naming the op
+    and node where a finite ``g`` first turns into NaN or inf (``log`` at 0, ``div`` by 0, ...);
+    a gradient that is ``g`` itself, passed on (by ``add``, or ``sub`` to its first input), is
+    not checked again.
     """
     if node.op is None:
         return []
     op = OPS[node.op]
+    arrays = tuple(p.data for p in node.parents)
     with np.errstate(all="ignore"):
-        raw = op.vjp(g, node.data, tuple(p.data for p in node.parents), node.attrs)
-    grads = []
+        if wanted is None or all(wanted):
+            raw = op.vjp(g, node.data, arrays, node.attrs)
+        elif op.input_vjps:
+            raw = [vjp(g, node.data, arrays, node.attrs) if want else None
+                   for vjp, want in zip(op.input_vjps, wanted)]
+        else:
+            every = op.vjp(g, node.data, arrays, node.attrs)
+            raw = [grad if want else None for grad, want in zip(every, wanted)]
+    grads: list[np.ndarray | None] = []
     for index, (parent, parent_grad) in enumerate(zip(node.parents, raw)):
+        if parent_grad is None:
+            grads.append(None)
+            continue
         parent_grad = unbroadcast(np.asarray(parent_grad), parent.shape).astype(parent.dtype, copy=False)
-        if not np.all(np.isfinite(parent_grad)):
+        if check and parent_grad is not g and not all_finite(parent_grad):
             kind = "NaN" if np.isnan(parent_grad).any() else "inf"
             raise NonFiniteGradientError(
                 f"the gradient became {kind} in the backward pass of op '{node.op}' at node "

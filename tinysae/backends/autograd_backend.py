@@ -4,6 +4,12 @@ Nothing of a model is written here: :meth:`tinysae.models.Model.graph` builds th
 graph from the model's forward pass and terms, ``J.backward()`` runs the engine's reverse pass,
 and the terms are read off their own nodes (and :func:`tinysae.autograd.explain` can show how
 each gradient arose, node by node). This is the backend that computes every model.
+
+Only the parameters' gradients are returned, so the batch's data are marked as constants
+(:func:`mark_constants`) before the reverse pass, and the reverse pass keeps the leaves'
+gradients only (``backward(inner_grads=False)``): the engine then computes no ``dJ/dX`` (at the
+UFLDL shape a ``(10000, 25) @ (25, 64)`` product that nothing reads), and frees each inner
+gradient once its VJP has run, so that the next one reuses its memory.
 """
 
 from __future__ import annotations
@@ -12,7 +18,7 @@ import numpy as np
 
 from tinysae.autograd import Tensor
 from tinysae.backends.capabilities import Evaluation
-from tinysae.models import Batch, ClassicSAE, Model
+from tinysae.models import Batch, ClassicSAE, Graph, Model
 from tinysae.objective import Objective
 from tinysae.params import Params
 
@@ -25,10 +31,22 @@ def supports(model: Model) -> str | None:
 def evaluate(model: Model, params: Params, batch: Batch) -> Evaluation:
     """``J``, its gradient and its terms by the engine's reverse pass over ``model.graph``."""
     graph = model.graph(params, batch)
-    graph.J.backward()
+    mark_constants(graph)
+    graph.J.backward(inner_grads=False)
     H = graph.nodes.get("H")
     rho_hat = None if H is None else H.data.mean(axis=0)
     return Evaluation(float(graph.J.data), graph.grads(), graph.terms(), rho_hat)
+
+
+def mark_constants(graph: Graph) -> None:
+    """Mark the graph's data as constants (``requires_grad = False``): every named leaf that is
+    not a parameter, i.e. the inputs ``X``, the targets ``T`` and the data a model draws or
+    derives (a denoising model's ``X_tilde``, a VAE's ``eps``). The parameters' gradients are
+    unchanged; the constants get none."""
+    params = set(graph.param_names)
+    for name, node in graph.nodes.items():
+        if node.op is None and name not in params:
+            node.requires_grad = False
 
 
 def build_graph(params: Params, X: np.ndarray, objective: Objective) -> dict[str, Tensor]:

@@ -195,23 +195,46 @@ def classic_model(params: Params, objective: Objective) -> ClassicSAE:
     return ClassicSAE(W1.shape[1], W1.shape[0], objective)
 
 
-def check_classic_data(model: ClassicSAE, X: object) -> np.ndarray:
-    """``X`` validated for the classic ``model``, as :func:`check_batch` does, at the cost of two
-    reductions when ``X`` is already a 2-D float32/float64 array.
+#: The unsigned integer type of each float type's size, and the bits of 1.0 read as it.
+_ONE_BITS = {
+    np.dtype(np.float64): (np.uint64, 0x3FF0000000000000),
+    np.dtype(np.float32): (np.uint32, 0x3F800000),
+}
 
-    ``X.min()`` and ``X.max()`` decide everything at once: a NaN anywhere makes both NaN, an
-    infinity is the minimum or the maximum, and for a sigmoid output they are the range that must
-    lie in [0, 1]. When they pass, ``X`` is finite and in range and is returned as it is (no
-    boolean ``isfinite`` array, no third pass over ``X``). Anything else (another type, dtype or
-    shape, or a failed test) goes through :func:`~tinysae.objective.check_data` and
+
+def _valid_at_a_glance(X: np.ndarray, sigmoid_output: bool) -> bool:
+    r"""True when one reduction over the float32/float64 ``X`` shows it finite (and, for a
+    sigmoid output, in [0, 1]); False when it may not be, to be decided by the full check.
+
+    Sigmoid output: the largest bit pattern of ``X`` read as unsigned integers is at most that of
+    1.0. An IEEE-754 float :math:`x \ge 0` has its sign bit clear and its bits order as the
+    numbers do, so :math:`0 \le x \le 1` reads at most the bits of 1.0; a number with the sign
+    bit set (:math:`x < 0`, or -0.0, which the full check then accepts), an infinity or a NaN
+    (exponent bits all ones) reads more. Other outputs: ``X.sum()`` is finite; a NaN or an infinity
+    makes the sum NaN or infinite (an overflowing sum of finite values is left to the full check).
+    Measured at the UFLDL shape (10000 x 64) on a shared 2-core machine: 175 us in float64 and
+    62 us in float32 for the sigmoid output's test, where ``X.min()`` and ``X.max()`` took 345
+    and 118 us; the sum in float32 takes as long as those two (120 us).
+    """
+    if sigmoid_output:
+        unsigned, one = _ONE_BITS[X.dtype]
+        return int(X.view(unsigned).max()) <= one
+    with np.errstate(over="ignore", invalid="ignore"):  # inf - inf, an overflow: no warning, a False
+        return math.isfinite(float(X.sum()))
+
+
+def check_classic_data(model: ClassicSAE, X: object) -> np.ndarray:
+    """``X`` validated for the classic ``model``, as :func:`check_batch` does, at the cost of one
+    reduction when ``X`` is already a 2-D float32/float64 array.
+
+    When :func:`_valid_at_a_glance` says ``X`` is finite and in range, ``X`` is returned as it
+    is (no boolean ``isfinite`` array, no second pass over ``X``). Anything else (another type,
+    dtype or shape, or a failed test) goes through :func:`~tinysae.objective.check_data` and
     ``model.check_inputs``, which convert it or raise their error naming the first bad entry.
     """
-    if (isinstance(X, np.ndarray) and X.dtype in (np.float64, np.float32) and X.ndim == 2 and X.shape[0] > 0
-            and X.shape[1] == model.n_visible):
-        lo, hi = float(X.min()), float(X.max())
-        in_range = model.objective.output != "sigmoid" or (lo >= 0.0 and hi <= 1.0)
-        if math.isfinite(lo) and math.isfinite(hi) and in_range:
-            return X
+    if (isinstance(X, np.ndarray) and X.dtype in _ONE_BITS and X.ndim == 2 and X.shape[0] > 0
+            and X.shape[1] == model.n_visible and _valid_at_a_glance(X, model.objective.output == "sigmoid")):
+        return X
     X = check_data(X)
     model.check_inputs(X)
     return X
@@ -227,7 +250,7 @@ def loss_and_grad(
     ``"auto"``. For other models, see :func:`evaluate`.
 
     ``X`` is checked as :func:`evaluate` checks it (2-D, real, finite, in the output's range),
-    by :func:`check_classic_data`: the check costs two reductions over ``X`` per call.
+    by :func:`check_classic_data`: the check costs one reduction over ``X`` per call.
     """
     check_objective(objective)
     model = classic_model(params, objective)

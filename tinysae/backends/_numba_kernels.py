@@ -22,11 +22,26 @@ Three ways to use them (:mod:`tinysae.backends.numba_cpu` chooses by shape):
   produce the column sums (``rho_hat``, ``db2``, ``db1``) on the way, one partial sum per
   chunk of rows.
 * **thin layers**: :func:`thin_forward` and :func:`thin_backward` run the same row passes
-  (``*_rows``) and small BLAS products (``np.dot``) block by block of rows on each thread, so
+  (``*_rows``) and small BLAS products (``np.dot``) block by block of rows on each thread
+  (each thread's chunk of rows by :func:`thin_forward_chunk`, :func:`thin_backward_chunk`), so
   each block goes through every step while it is in cache.
 
 The contractive model's extra term (:func:`contraction_pass`, :func:`contraction_pass_serial`)
 is one more fused pass of the BLAS kind, run after any of the three.
+
+Compilation. A kernel compiles on its first call, for the types of that call only (no
+signature is given, nothing compiles at import), so a first evaluation compiles the kernels of
+one route in one dtype; ``cache=True`` saves the machine code in numba's cache, from which a
+later process loads it instead. Much of a compilation is LLVM's optimisation, and numba runs
+it again on the code of a callee compiled in the same process in every library that links it
+(numba 0.68's ``CPUCodeLibrary.finalize`` links the callees' modules in, then optimises the
+whole); a ``prange`` loop's body is compiled as a function of its own at the bottom of such a
+chain (the body, two wrappers, the kernel). The thin route's parallel kernels therefore keep
+their loop's body to one call per chunk of rows of a serial kernel, and one array is added to
+another by a loop (:func:`add_into`): numba's ``+=`` on arrays also compiles the text of its
+broadcasting error. Measured with ``benchmarks/bench_coldstart.py`` at the UFLDL shape in
+float64 on a 2-core machine shared with other work: the thin route's first compilation took
+8.8-14.2 s with the work in the loops' bodies and ``+=`` (four runs), 3.6-5.1 s as it is (seven).
 
 Every kernel uses ``error_model="numpy"``: a float division does not first test its divisor
 for zero to raise ``ZeroDivisionError`` (none of these can divide by zero: ``1 + e^{-|z|} >= 1``,
@@ -497,16 +512,57 @@ def loss_and_grad_loops(X, W1, b1, W2, b2, f, g, penalty, rho, beta, lam, lo, hi
 # ---------------------------------------------------------------------------------------------
 
 
+@njit(inline="always", error_model="numpy")
+def add_into(total, part):
+    """``total += part`` for two arrays of one 2-D shape, as a loop (numba's own ``+=`` on
+    arrays also compiles the message of its broadcasting error, seconds of compilation)."""
+    for a in range(total.shape[0]):
+        for b in range(total.shape[1]):
+            total[a, b] += part[a, b]
+
+
+@njit(cache=True, error_model="numpy")
+def thin_forward_chunk(X, W1, b1, W2, b2, f, g, inv_m, start_row, stop_row, block_rows, H, Z3, G, col_sum,
+                       sq_err, db2, dW2, dW2_block):
+    r""":func:`thin_forward` for one chunk of rows ``start_row : stop_row``, on the calling thread.
+
+    Block by block of ``block_rows`` rows ``b``, four small BLAS products and two fused passes::
+
+        H[b] = X[b] W1^T,  H[b] <- f(H[b] + b1)                        (hidden_forward_rows)
+        Z3 = H[b] W2^T,    Z3 <- D3 = (g(Z3 + b2) - X[b]) * g'(Z3) / m  (output_delta_rows)
+        dW2 += D3^T H[b],   G[b] = D3 W2
+
+    Writes ``H[start_row:stop_row]`` and ``G[start_row:stop_row]`` (both ``(m, k)``), and the
+    chunk's sums ``col_sum (k,)`` (of ``m rho_hat``), ``sq_err (n,)``, ``db2 (n,)`` and
+    ``dW2 (n, k)``. ``Z3`` (at least ``block_rows`` rows of ``n``) and ``dW2_block (n, k)`` are
+    scratch space for one block.
+    """
+    col_sum[:] = 0
+    sq_err[:] = 0
+    db2[:] = 0
+    dW2[:] = 0
+    for start in range(start_row, stop_row, block_rows):
+        stop = min(start + block_rows, stop_row)
+        Hb, Xb, Z3b = H[start:stop], X[start:stop], Z3[: stop - start]
+        np.dot(Xb, W1.T, Hb)
+        hidden_forward_rows(H, b1, f, start, stop, col_sum)
+        np.dot(Hb, W2.T, Z3b)
+        output_delta_rows(Z3b, b2, Xb, g, inv_m, 0, stop - start, sq_err, db2)
+        np.dot(Z3b.T, Hb, dW2_block)
+        add_into(dW2, dW2_block)
+        np.dot(Z3b, W2, G[start:stop])
+
+
 @njit(parallel=True, cache=True, error_model="numpy")
 def thin_forward(
     X, W1, b1, W2, b2, f, g, inv_m, row_starts, block_rows, H, D3, G, col_sum_part, sq_err_part,
-    db2_part, dW2_part,
+    db2_part, dW2_part, dW2_block_part,
 ):  # fmt: skip
     r"""Pass 1 of the thin-layer route: everything that does not need ``rho_hat``.
 
     Chunk ``c`` of rows (``row_starts[c] : row_starts[c + 1]``, one per thread) runs through its
-    rows ``block_rows`` at a time; for the block's rows ``b``, four small BLAS products and two
-    fused passes, all on data still in cache::
+    rows ``block_rows`` at a time (:func:`thin_forward_chunk`); for the block's rows ``b``, four
+    small BLAS products and two fused passes, all on data still in cache::
 
         H[b] = X[b] W1^T,  H[b] <- f(H[b] + b1)                        (hidden_forward_rows)
         Z3 = H[b] W2^T,    Z3 <- D3 = (g(Z3 + b2) - X[b]) * g'(Z3) / m  (output_delta_rows)
@@ -514,43 +570,56 @@ def thin_forward(
 
     Writes ``H (m, k)`` and ``G (m, k)`` :math:`= D_3 W_2`; chunk ``c`` writes its sums
     ``col_sum_part[c] (k,)`` (of ``m rho_hat``), ``sq_err_part[c] (n,)``, ``db2_part[c] (n,)``
-    and ``dW2_part[c] (n, k)``. ``D3 (m, n)`` is scratch space: every block of chunk ``c`` puts
-    its ``Z3`` and ``D3`` in the chunk's first rows, which stay in cache (and nothing is
-    allocated per call: fresh memory costs page faults on every call).
+    and ``dW2_part[c] (n, k)``. ``D3 (m, n)`` and ``dW2_block_part (chunks, n, k)`` are scratch
+    space: every block of chunk ``c`` puts its ``Z3`` and ``D3`` in the chunk's first rows,
+    which stay in cache, and its ``D3^T H[b]`` in ``dW2_block_part[c]`` (nothing is allocated
+    per call: fresh memory costs page faults on every call).
+
+    The chunk's work is a kernel of its own, called once per chunk, rather than the body of the
+    ``prange`` loop, which numba would transform and optimise in each library of its chain
+    (module docstring, "Compilation"; measured in float64: this kernel's first compilation took
+    5.7-10.9 s with the work in the loop and ``dW2_part[c] +=`` in five runs, 2.0 s of the 5.7
+    the error message; 2.4-3.0 s as it is in seven).
     """
     for c in prange(row_starts.shape[0] - 1):
-        col_sum_part[c] = 0
-        sq_err_part[c] = 0
-        db2_part[c] = 0
-        dW2_part[c] = 0
-        for start in range(row_starts[c], row_starts[c + 1], block_rows):
-            stop = min(start + block_rows, row_starts[c + 1])
-            Hb, Xb = H[start:stop], X[start:stop]
-            Z3 = D3[row_starts[c] : row_starts[c] + stop - start]
-            np.dot(Xb, W1.T, Hb)
-            hidden_forward_rows(H, b1, f, start, stop, col_sum_part[c])
-            np.dot(Hb, W2.T, Z3)
-            output_delta_rows(Z3, b2, Xb, g, inv_m, 0, stop - start, sq_err_part[c], db2_part[c])
-            dW2_part[c] += np.dot(Z3.T, Hb)
-            np.dot(Z3, W2, G[start:stop])
+        start, stop = row_starts[c], row_starts[c + 1]
+        thin_forward_chunk(X, W1, b1, W2, b2, f, g, inv_m, start, stop, block_rows, H, D3[start:stop], G,
+                           col_sum_part[c], sq_err_part[c], db2_part[c], dW2_part[c], dW2_block_part[c])
+
+
+@njit(cache=True, error_model="numpy")
+def thin_backward_chunk(X, H, G, f, penalty, ds, l1_scale, start_row, stop_row, block_rows, db1, dW1,
+                        dW1_block):
+    r""":func:`thin_backward` for one chunk of rows ``start_row : stop_row``, on the calling thread::
+
+        G[b] <- D2 = (G[b] + sparsity gradient at H[b]) * f'(Z2)        (hidden_delta_rows)
+        dW1 += D2^T X[b]
+
+    block by block of ``block_rows`` rows ``b``; writes the chunk's sums ``db1 (k,)`` and
+    ``dW1 (k, n)``, with ``dW1_block (k, n)`` as scratch space for one block's product.
+    """
+    db1[:] = 0
+    dW1[:] = 0
+    for start in range(start_row, stop_row, block_rows):
+        stop = min(start + block_rows, stop_row)
+        hidden_delta_rows(G, H, f, penalty, ds, l1_scale, start, stop, db1)
+        np.dot(G[start:stop].T, X[start:stop], dW1_block)
+        add_into(dW1, dW1_block)
 
 
 @njit(parallel=True, cache=True, error_model="numpy")
-def thin_backward(X, H, G, f, penalty, ds, l1_scale, row_starts, block_rows, db1_part, dW1_part):
+def thin_backward(X, H, G, f, penalty, ds, l1_scale, row_starts, block_rows, db1_part, dW1_part,
+                  dW1_block_part):
     r"""Pass 2 of the thin-layer route, once ``ds`` (the sparsity gradient) is known.
 
-    Block by block of each chunk of rows, as in :func:`thin_forward`::
+    Block by block of each chunk of rows, as in :func:`thin_forward` (:func:`thin_backward_chunk`)::
 
         G[b] <- D2 = (G[b] + sparsity gradient at H[b]) * f'(Z2)        (hidden_delta_rows)
         dW1_part[c] += D2^T X[b]
 
     ``G (m, k)`` holds ``D3 W2`` on entry and ``D2`` on exit; chunk ``c`` writes
-    ``db1_part[c] (k,)`` and ``dW1_part[c] (k, n)``.
+    ``db1_part[c] (k,)`` and ``dW1_part[c] (k, n)``; ``dW1_block_part (chunks, k, n)`` is scratch.
     """
     for c in prange(row_starts.shape[0] - 1):
-        db1_part[c] = 0
-        dW1_part[c] = 0
-        for start in range(row_starts[c], row_starts[c + 1], block_rows):
-            stop = min(start + block_rows, row_starts[c + 1])
-            hidden_delta_rows(G, H, f, penalty, ds, l1_scale, start, stop, db1_part[c])
-            dW1_part[c] += np.dot(G[start:stop].T, X[start:stop])
+        thin_backward_chunk(X, H, G, f, penalty, ds, l1_scale, row_starts[c], row_starts[c + 1], block_rows,
+                            db1_part[c], dW1_part[c], dW1_block_part[c])

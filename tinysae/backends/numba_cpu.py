@@ -30,6 +30,12 @@ computed by one of three routes, chosen by the shape (:func:`choose_route`):
   (MNIST's 784-196) keep OpenBLAS's own threads busy on large products, which the thin route's
   small per-block products cannot match (measured: 2x slower at ``n k = 16384``).
 
+The first evaluation in a process compiles the kernels of its route in its dtype, or loads
+them from numba's cache (``cache=True``; :mod:`tinysae.backends._numba_kernels`, "Compilation"):
+measured at the UFLDL shape in float64 with ``benchmarks/bench_coldstart.py`` on a 2-core
+machine shared with other work, import and first call took 4.1-5.6 s (4.1-4.5 s of CPU time)
+with an empty cache, 0.5-1.2 s with the cache filled.
+
 The contractive model (:class:`tinysae.models.ContractiveSAE`) is the classic by any of these
 routes, plus its contraction term by :func:`contraction`: ``X W1^T`` by BLAS, one fused pass
 (:func:`~tinysae.backends._numba_kernels.contraction_pass`, over chunks of rows on numba's
@@ -379,18 +385,20 @@ def _thin(params: Params, X: np.ndarray, objective: Objective, block_rows: int |
     if block_rows < 1:
         raise ValueError(f"block_rows must be a positive number of rows, got {block_rows}")
     dW2_part, dW1_part = np.empty((chunks, n, k), dtype), np.empty((chunks, k, n), dtype)
+    dW2_block, dW1_block = np.empty((chunks, n, k), dtype), np.empty((chunks, k, n), dtype)
     with _LOCK:
         # The BLAS route's buffers, same roles: H; D2 holding G = D3 W2 and then D2; D3 here
         # only as scratch space for one block of rows per thread.
         b = _get_buffers(m, n, k, dtype, chunks)
         kernels.thin_forward(
             p.X, p.W1, p.b1, p.W2, p.b2, p.f, p.g, dtype.type(1) / m, b.row_starts, block_rows,
-            b.H, b.D3, b.D2, b.col_sum_part, b.sq_err_part, b.db2_part, dW2_part,
+            b.H, b.D3, b.D2, b.col_sum_part, b.sq_err_part, b.db2_part, dW2_part, dW2_block,
         )  # fmt: skip
         col_sum = b.col_sum_part.sum(axis=0)  # m * rho_hat
         sparsity = kernels.sparsity_terms(col_sum, dtype.type(m), p.rho, p.beta, p.penalty, p.lo, p.hi, b.ds)
         kernels.thin_backward(
-            p.X, b.H, b.D2, p.f, p.penalty, b.ds, p.beta / m, b.row_starts, block_rows, b.db1_part, dW1_part
+            p.X, b.H, b.D2, p.f, p.penalty, b.ds, p.beta / m, b.row_starts, block_rows, b.db1_part, dW1_part,
+            dW1_block,
         )
         db1, db2 = b.db1_part.sum(axis=0), b.db2_part.sum(axis=0)
         reconstruction = b.sq_err_part.sum() / (2 * m)

@@ -246,6 +246,11 @@ UNBROADCAST_MISTAKES = [
     Mistake("first_copy", "only one copy's gradient is kept: every copy contributes", _first_copy),
 ]
 
+def _with_shape(a: np.ndarray) -> str:
+    """``a`` shown with its shape, even a 0-D or 1-D one (the shape is what unbroadcast is about)."""
+    return show_array(a) if a.ndim > 1 else f"{show_array(a)}  (shape {a.shape})"
+
+
 _UNBROADCAST = Exercise(
     name="unbroadcast",
     checks=[Check("new leading axes and axes of length 1", _unbroadcast_inputs())],
@@ -253,7 +258,7 @@ _UNBROADCAST = Exercise(
     parse=lambda value, args: parse_arrays(value, ("result",)),
     judge=judge_arrays(("your result",)),
     describe=lambda args: [f"grad = {show_array(args[0])}", f"shape = {args[1]}"],
-    show=lambda answer: [show_array(answer[0]) + f"  (shape {answer[0].shape})"],
+    show=lambda answer: [_with_shape(answer[0])],
     mistakes=UNBROADCAST_MISTAKES,
 )
 

@@ -12,9 +12,9 @@ Around the search, a race probe calls the kernel a few times on one large ``Z2``
 ``rho_hat[j] += ...`` inside a loop over the rows) is often right on the search's tiny inputs, and
 on many rows, where the threads overlap, wrong on most calls, by a different amount each time.
 Before the search, answers that change from call to call are reported as a race (the search
-could not shrink them to one input; a change it meets anyway makes hypothesis's replay fail,
-:class:`hypothesis.errors.Flaky`, which is reported the same way, not raised); after it, a wrong
-answer on the large ``Z2`` is. Best effort: a race shows only when threads run at the same time
+could not shrink them to one input; a change it meets anyway is reported by
+:func:`~tinysae.exercises.search.run_exercise` as answers that change from call to call); after
+it, a wrong answer on the large ``Z2`` is. Best effort: a race shows only when threads run at the same time
 (never with one thread, rarely on a saturated machine). The last check inspects the function itself:
 a Numba dispatcher (``targetoptions``) compiled with ``parallel=True`` whose code uses ``prange``.
 """
@@ -27,7 +27,6 @@ from functools import partial
 
 import numpy as np
 from hypothesis import strategies as st
-from hypothesis.errors import Flaky
 from hypothesis.extra import numpy as hnp
 from scipy.special import expit
 
@@ -158,11 +157,8 @@ def check_rho_hat_kernel(sigmoid_and_rho_hat: Callable, verbose: bool = True, *,
     # A race makes the answers change from call to call, which the search cannot shrink to one
     # input: look for that first, on many rows, and report it as the values' check failing.
     changing = _race(sigmoid_and_rho_hat, timeout, False) if callable(sigmoid_and_rho_hat) else None
-    if changing is None:
-        try:
-            return run_exercise(_RHO_HAT, sigmoid_and_rho_hat, max_examples=max_examples, timeout=timeout,
-                                verbose=verbose, extra_checks=extra_checks)
-        except Flaky:  # a failing input that passed when hypothesis replayed it
-            changing = f"one input got different answers from one call to the next; {_RACE_HINT}"
+    if changing is None:  # run_exercise reports an answer that changes during the search itself
+        return run_exercise(_RHO_HAT, sigmoid_and_rho_hat, max_examples=max_examples, timeout=timeout,
+                            verbose=verbose, extra_checks=extra_checks)
     line = f"check 1 of {total} ({_RHO_HAT.checks[0].name}) failed: {changing}"
     return _finish(Feedback(_RHO_HAT.name, False, [line], checks=total), verbose)

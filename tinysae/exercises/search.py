@@ -8,9 +8,12 @@ the condition is "the student's answer is wrong, has the wrong shape, or raised"
 shrinks to a smallest counterexample. The feedback shows that input, the expected output and the
 student's, and names the known mistake whose output equals the student's on it, on the first
 failing input found and on the exercise's fixed ``probes`` (generic inputs, so a coincidence on a
-tiny input does not name a mistake). An answer of the wrong shape "could not run"; it is still
-named when :class:`Unusable` carries the value and a mistake has that shape (a sum returned where
-one value per entry is asked). Where comparing outputs cannot decide, an exercise's ``classify``
+tiny input does not name a mistake). An answer of the wrong shape "could not run" when the
+exercise's ``parse`` refuses it (an answer whose shapes are known, parsed by
+:func:`tinysae.exercises.arrays.parse_arrays` with ``shapes``); the engine exercises accept any
+shape and their ``judge`` reports a wrong one as a wrong answer, showing both. A wrong shape is
+still named when :class:`Unusable` carries the value and a mistake has that shape (a sum returned
+where one value per entry is asked). Where comparing outputs cannot decide, an exercise's ``classify``
 recognises a mistake from the answer (a shape, an overflow), and its ``explain_error`` from an
 exception the student's function raised (windows that run off an image's edge); both may run the
 student's function on other inputs through the ``answer_on`` they are given.

@@ -38,7 +38,7 @@ from tinysae import (  # noqa: E402
     StackedAutoencoder,
 )
 from tinysae.models import DenoisingSAE  # noqa: E402
-from tinysae.threads import ENV_VARIABLE, blas_limit, fit_threads  # noqa: E402
+from tinysae.threads import ENV_VARIABLE, blas_limit, fit_threads, usable_cores  # noqa: E402
 
 _DIGITS, _LABELS = tinysae.load_digits()
 X, Y = _DIGITS[:90], _LABELS[:90]
@@ -408,21 +408,22 @@ def assert_restored(before: dict[str, int]) -> None:
     assert {path: after.get(path) for path in before} == before
 
 
-def test_a_fit_holds_blas_to_one_thread_and_restores_the_pools(monkeypatch) -> None:
+def test_a_fit_holds_blas_to_the_usable_cores_and_restores_the_pools(monkeypatch) -> None:
     monkeypatch.delenv(ENV_VARIABLE, raising=False)
-    with threadpool_limits(limits=3, user_api="blas"):  # a setting the fit must give back
+    cores = usable_cores()
+    with threadpool_limits(limits=cores + 1, user_api="blas"):  # a setting the fit must give back
         before = pool_settings()
-        assert blas_threads() and set(blas_threads()) == {3}
+        assert blas_threads() and set(blas_threads()) == {cores + 1}
         calls = spy_on_corruption(monkeypatch)
         make(DenoisingAutoencoder, max_iter=1).fit(X)
         make(DenoisingAutoencoder, solver="lbfgs", max_iter=2).fit(X)
-        assert calls and {threads for _, _, threads in calls} == {1}  # inside both solvers
+        assert calls and {threads for _, _, threads in calls} == {cores}  # inside both solvers
         assert_restored(before)
         fit(StackedAutoencoder)
         assert_restored(before)
         with pytest.raises(ValueError):  # an error inside a fit restores them too
             with fit_threads():
-                assert set(blas_threads()) == {1}
+                assert set(blas_threads()) == {cores}
                 raise ValueError("inside a fit")
         assert_restored(before)
 

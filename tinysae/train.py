@@ -12,7 +12,7 @@ of the given parameters) on data ``X (m, n)``, starting from given
   and the mean of ``rho_hat``;
 * print a one-line progress display when ``verbose=True``;
 * stop cleanly on ``KeyboardInterrupt`` (Ctrl-C), returning the best parameters seen so far;
-* hold the BLAS thread pools to one thread while they run (:mod:`tinysae.threads`);
+* hold the BLAS thread pools to the usable cores while they run (:mod:`tinysae.threads`);
 * return a :class:`TrainResult` (params, history, n_iter, stop_reason, elapsed, backend).
 
 L-BFGS (:func:`tinysae.lbfgs.minimize`, the package's own) works on one flat vector
@@ -279,7 +279,7 @@ def _check_params(params: Params, where: str, advice: str) -> None:
 
 
 def _in_fit_threads(solver: Callable[..., TrainResult]) -> Callable[..., TrainResult]:
-    """Run ``solver`` inside :func:`tinysae.threads.fit_threads` (BLAS held to one thread)."""
+    """Run ``solver`` inside :func:`tinysae.threads.fit_threads` (BLAS held to the usable cores)."""
 
     @functools.wraps(solver)
     def run(*args: object, **kwargs: object) -> TrainResult:

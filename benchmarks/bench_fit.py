@@ -19,7 +19,7 @@ measures, for ``--iterations`` L-BFGS iterations (400, the CLI's default; 5 with
 * ``tinysae.train.lbfgs`` (the public trainer; :mod:`tinysae.lbfgs` inside) on the ``numba``,
   ``numpy`` and ``autograd`` backends: seconds, iterations, evaluations of the objective;
 * one evaluation of each backend (its ``evaluate(model, params, batch)``, the call the trainer
-  makes: loss, gradients and terms), the median of ``--repeats`` calls after a warm-up, under
+  makes: loss, gradients and terms), the median of ``--repeats`` calls after 5 untimed ones, under
   :func:`tinysae.threads.fit_threads` as in a fit, and the ratios ``fit / (iterations x
   evaluation)`` and ``fit / (evaluations x evaluation)``: the second is 1 plus the optimiser's
   and the glue's share;
@@ -153,10 +153,16 @@ class ProblemResult:
     notes: list[str] = field(default_factory=list)
 
 
+#: Untimed calls before an evaluation is timed: the first compiles or loads the Numba kernels,
+#: and the first few of a process run slower than a fit's (fresh buffers, threads starting).
+WARM_UP = 5
+
+
 def median_seconds(call: Callable[[], object], repeats: int) -> float:
-    """The median of ``repeats`` timed calls of ``call`` after one untimed warm-up call, in
-    seconds (the warm-up also compiles or loads the Numba kernels)."""
-    call()
+    """The median of ``repeats`` timed calls of ``call`` after :data:`WARM_UP` untimed ones, in
+    seconds."""
+    for _ in range(WARM_UP):
+        call()
     times = []
     for _ in range(repeats):
         start = time.perf_counter()
@@ -533,7 +539,7 @@ def main(argv: list[str] | None = None) -> None:
         results.append(run_problem(known[name], iterations, epochs, repeats, args.quick))
         print(table(results[-1]) + "\n", flush=True)
     print(f"load average at end: {os.getloadavg()[0]:.2f}; one run of each fit, eval ms the median of "
-          f"{repeats} calls after a warm-up")
+          f"{repeats} calls after {WARM_UP} untimed ones")
     if args.plot is not None:
         plot(results, args.plot)
         print(f"wrote {args.plot}")

@@ -1,13 +1,18 @@
 """Assertions shared by the exercise checkers' tests (``tests/test_exercises_*.py``): what a pass
-looks like, what naming a known mistake looks like, and a plausible wrong answer of
-``tests/wrong_answers/`` being named."""
+looks like, what naming a known mistake looks like, a plausible wrong answer of
+``tests/wrong_answers/`` being named, and the settings for asking whether a search reaches an input."""
 
 from __future__ import annotations
 
+from hypothesis import settings
 from wrong_answers import WrongAnswer
 
 from tinysae import exercises
 from tinysae.exercises import PASS_MARK, Feedback
+
+#: How the tests ask ``hypothesis.find`` whether a check's strategy reaches an input: derandomized
+#: and without a database, as the checkers search, so the answer is the same on every run.
+REACH = settings(max_examples=2000, derandomize=True, database=None)
 
 
 def assert_passes(feedback: Feedback, printed: str, exercise: str, checks: int) -> None:

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from exercise_helpers import assert_named, assert_passes, assert_wrong_answer_named
+from exercise_helpers import REACH, assert_named, assert_passes, assert_wrong_answer_named
 from hypothesis import find, given, settings
 from hypothesis import strategies as st
 from scipy.special import expit
@@ -211,15 +211,16 @@ def test_an_input_changed_in_place_is_reported(checker) -> None:
     (variants._CONTRACTION.checks[1], lambda a: a[0].shape[0] == 4 and np.all(a[1] == 0.5)),
     (variants._CONTRACTION.checks[1], lambda a: not a[0].any() and a[3] == 3.0),
     (variants._LOG_SOFTMAX.checks[0], lambda a: a[1].shape == (1, 1)),
-    (variants._LOG_SOFTMAX.checks[0], lambda a: a[1].shape == (3, 4) and not a[0].any()),
+    (variants._LOG_SOFTMAX.checks[0], lambda a: a[1].shape[0] > 1 and a[1].shape[1] > 1 and not a[0].any()),
     (variants._LOG_SOFTMAX.checks[1], lambda a: a[1].min() < -990 and a[1].max() > 990),
 ], ids=["m1_k1_n1_weight0", "m4_half", "zeros_weight3", "one_class", "zero_g", "both_signs_large"])
 def test_the_searches_reach_the_edge_cases(check, condition) -> None:
-    assert condition(find(check.strategy, condition))
+    """Each check's strategy draws its edge case (derandomized, as the checkers search)."""
+    assert condition(find(check.strategy, condition, settings=REACH))
 
 
 def test_every_large_score_is_near_1000() -> None:
-    g, Z = find(variants._LOG_SOFTMAX.checks[1].strategy, lambda a: a[1].size >= 4)
+    g, Z = find(variants._LOG_SOFTMAX.checks[1].strategy, lambda a: a[1].size >= 4, settings=REACH)
     assert np.all(np.abs(np.abs(Z) - 1000) <= 3)
 
 

@@ -25,13 +25,12 @@ import numpy as np
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
+from tinysae.exercises.feedback import TOLERANCE
 from tinysae.exercises.search import Unusable, agree, show_array
 
-__all__ = ["TOLERANCE", "array_answer", "integer_arrays", "judge_array", "judge_arrays", "parse_arrays",
+__all__ = ["array_answer", "integer_arrays", "judge_array", "judge_arrays", "parse_arrays",
            "show_arrays"]
 
-#: Largest relative error :math:`\lVert a - b\rVert / \lVert a + b\rVert` of an output that is right.
-TOLERANCE = 1e-7
 
 
 def integer_arrays(shape: tuple[int, ...], low: int = -2, high: int = 2) -> st.SearchStrategy:

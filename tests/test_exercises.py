@@ -502,10 +502,12 @@ def test_finite_difference_without_mistake_is_tinysaes_numerical_gradient(proble
 
 
 def _notebook(*sources: str) -> dict:
+    """A valid nbformat 4.5 notebook (every cell has an id): a markdown cell, then one code cell
+    per source, each with an output."""
     markdown = "# Lesson\n### BEGIN SOLUTION stays in markdown"
-    cells = [{"cell_type": "markdown", "metadata": {}, "source": markdown}]
-    for source in sources:
-        cells.append({"cell_type": "code", "metadata": {}, "execution_count": 3,
+    cells = [{"cell_type": "markdown", "id": "cell-0", "metadata": {}, "source": markdown}]
+    for number, source in enumerate(sources, start=1):
+        cells.append({"cell_type": "code", "id": f"cell-{number}", "metadata": {}, "execution_count": 3,
                       "outputs": [{"output_type": "stream", "name": "stdout", "text": "x"}],
                       "source": source.splitlines(keepends=True)})
     return {"cells": cells, "metadata": {}, "nbformat": 4, "nbformat_minor": 5}

@@ -40,6 +40,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
+from subset import add_subset_option, chosen  # benchmarks/subset.py
 
 from tinysae import Batch, ClassicSAE, Objective, Params, init_params
 from tinysae.backends import get_backend
@@ -339,17 +340,10 @@ def main(argv: list[str] | None = None) -> None:
         action="store_true",
         help="also time the numba backend under the workqueue and omp threading layers",
     )
-    parser.add_argument(
-        "--shapes",
-        default=",".join(name for name, _ in SHAPES),
-        help="comma-separated subset of " + ", ".join(name for name, _ in SHAPES),
-    )
-    args = parser.parse_args(argv)
     known = dict(SHAPES)
-    wanted = [name.strip() for name in args.shapes.split(",") if name.strip()]
-    unknown = [name for name in wanted if name not in known]
-    if unknown or not wanted:
-        parser.error(f"--shapes={args.shapes!r}: expected names from {', '.join(known)}")
+    add_subset_option(parser, "--shapes", list(known))
+    args = parser.parse_args(argv)
+    wanted = chosen(parser, "--shapes", args.shapes, list(known))
     shapes = [(name, known[name]) for name in wanted]
     repeats = 1 if args.quick else args.repeats
     if repeats < 1:

@@ -33,6 +33,7 @@ import time
 from collections.abc import Callable
 
 import numpy as np
+from subset import add_subset_option, chosen  # benchmarks/subset.py
 
 from tinysae import Batch, ClassicSAE, Objective, Params
 from tinysae.backends import autograd_backend, loss_and_grad, numpy_ref
@@ -170,17 +171,10 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--quick", action="store_true", help="three timed calls per cell (a smoke run)")
     parser.add_argument("--repeats", type=int, default=15, help="timed calls per cell (default 15)")
     parser.add_argument("--profile", action="store_true", help="also profile the engine at the first shape")
-    parser.add_argument(
-        "--shapes",
-        default=",".join(name for name, _ in SHAPES),
-        help="comma-separated subset of " + ", ".join(name for name, _ in SHAPES),
-    )
-    args = parser.parse_args(argv)
     known = dict(SHAPES)
-    wanted = [name.strip() for name in args.shapes.split(",") if name.strip()]
-    unknown = [name for name in wanted if name not in known]
-    if unknown or not wanted:
-        parser.error(f"--shapes={args.shapes!r}: expected names from {', '.join(known)}")
+    add_subset_option(parser, "--shapes", list(known))
+    args = parser.parse_args(argv)
+    wanted = chosen(parser, "--shapes", args.shapes, list(known))
     repeats = 3 if args.quick else args.repeats
     if repeats < 1:
         parser.error(f"--repeats must be >= 1, got {repeats}")

@@ -70,6 +70,7 @@ from pathlib import Path
 from types import ModuleType
 
 import numpy as np
+from subset import add_subset_option, chosen  # benchmarks/subset.py
 
 import tinysae
 from tinysae import Batch, ClassicSAE, Objective, Params, init_params
@@ -519,13 +520,10 @@ def main(argv: list[str] | None = None) -> None:
                         help="timed evaluations per backend (default 10; 3 with --quick)")
     parser.add_argument("--plot", type=Path, metavar="PATH",
                         help="write a bar figure of the fit times to PATH")
-    parser.add_argument("--problems", default=",".join(p.name for p in PROBLEMS),
-                        help="comma-separated subset of " + ", ".join(p.name for p in PROBLEMS))
-    args = parser.parse_args(argv)
     known = {p.name: p for p in PROBLEMS}
-    wanted = [name.strip() for name in args.problems.split(",") if name.strip()]
-    if not wanted or any(name not in known for name in wanted):
-        parser.error(f"--problems={args.problems!r}: expected names from {', '.join(known)}")
+    add_subset_option(parser, "--problems", list(known))
+    args = parser.parse_args(argv)
+    wanted = chosen(parser, "--problems", args.problems, list(known))
     iterations = args.iterations if args.iterations is not None else (5 if args.quick else 400)
     repeats = 3 if args.quick else args.repeats
     if iterations < 1 or repeats < 1:

@@ -19,6 +19,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from numba import njit
 from strategies import objectives, problems
+from threadpoolctl import threadpool_info, threadpool_limits
 
 from tinysae.backends import _numba_kernels as kernels
 from tinysae.backends import evaluate, loss_and_grad, numba_cpu, numpy_ref
@@ -496,3 +497,38 @@ def test_concurrent_calls_from_two_python_threads():
     count, worst = run_python(code, {}).split()
     assert int(count) == 60
     assert float(worst) < 1e-12
+
+
+def blas_pools() -> dict[str, int]:
+    """Each BLAS pool's thread count, by library file."""
+    return {pool["filepath"]: pool["num_threads"] for pool in threadpool_info() if pool["user_api"] == "blas"}
+
+
+def test_thin_kernels_run_with_one_blas_thread_and_give_the_pools_back(monkeypatch):
+    """The thin route's kernels call BLAS from numba's threads: while they run, every BLAS pool
+    holds one thread (tinysae.threads.one_blas_thread); after the call (or an error in it), each
+    pool has its thread count back."""
+    params, X = init_params(64, 25, seed=1), np.random.default_rng(1).uniform(0.1, 0.9, (600, 64))
+    numba_cpu.loss_and_grad_thin(params, X, Objective())  # loads the kernels and the BLAS they call
+    seen = []
+    for name in ("thin_forward", "thin_backward"):
+        kernel = getattr(kernels, name)
+
+        def spy(*args, kernel=kernel):
+            seen.append(set(blas_pools().values()))
+            return kernel(*args)
+
+        monkeypatch.setattr(kernels, name, spy)
+    with threadpool_limits(limits=3, user_api="blas"):
+        before = blas_pools()
+        assert set(before.values()) == {3}
+        loss, grads = numba_cpu.loss_and_grad_thin(params, X, Objective())
+        assert seen == [{1}, {1}]
+        assert blas_pools() == before
+        ref_loss, ref_grads = numpy_ref.loss_and_grad(params, X, Objective())
+        assert rel_error(loss, ref_loss) < TOLERANCE[np.float64]
+
+        monkeypatch.setattr(kernels, "thin_backward", lambda *args: 1 / 0)
+        with pytest.raises(ZeroDivisionError):
+            numba_cpu.loss_and_grad_thin(params, X, Objective())
+        assert blas_pools() == before

@@ -36,7 +36,7 @@ import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-from threadpoolctl import threadpool_limits
+from threadpoolctl import ThreadpoolController, threadpool_limits
 
 #: The environment variable that overrides the BLAS limit during fits.
 ENV_VARIABLE = "TINYSAE_BLAS_THREADS"
@@ -72,4 +72,30 @@ def fit_threads() -> Iterator[None]:
         yield
         return
     with threadpool_limits(limits=limit, user_api="blas"):
+        yield
+
+
+_controller: ThreadpoolController | None = None
+
+
+@contextmanager
+def one_blas_thread() -> Iterator[None]:
+    """Hold every BLAS pool to one thread inside the ``with`` block, then restore them.
+
+    For kernels whose own threads call BLAS, each on a small product (the Numba backend's
+    thin-layer route, :mod:`tinysae.backends.numba_cpu`): a BLAS that may use more than one thread
+    checks and coordinates its pool on each call even when the product is too small to split.
+    Measured on a 2-core machine, two numba threads each multiplying (163, 64) by (64, 25):
+    29-31 GFLOP/s in all with OpenBLAS allowed two threads, 37-40 GFLOP/s held to one.
+
+    The pools are found once, by one :class:`threadpoolctl.ThreadpoolController` kept for the
+    process (building one costs about a millisecond, more than limiting its pools: tens of
+    microseconds), after loading scipy's BLAS, which numba's ``np.dot`` calls.
+    """
+    global _controller
+    if _controller is None:
+        import scipy.linalg.cython_blas  # noqa: F401  (the BLAS of numba's np.dot: loaded before the search)
+
+        _controller = ThreadpoolController()
+    with _controller.limit(limits=1, user_api="blas"):
         yield

@@ -72,6 +72,11 @@ never again), so ``numba.config.THREADING_LAYER`` is set only for that moment an
 restored to the user's value. Importing this module (or :mod:`tinysae`, which does not import
 numba at all) changes no numba setting. ``workqueue`` must not be entered from two threads at
 once, so calls into this backend are serialised by a lock.
+
+The thin-layer route's kernels call BLAS from numba's threads, one small product at a time: while
+they run, every BLAS pool is held to one thread (:func:`tinysae.threads.one_blas_thread`, scoped
+to the call and given back after it). Two numba threads multiplying blocks of the UFLDL shape
+reached 29-31 GFLOP/s in all with OpenBLAS allowed two threads, 37-40 GFLOP/s held to one.
 """
 
 from __future__ import annotations
@@ -92,6 +97,7 @@ from tinysae.models import Batch, ClassicSAE, ContractiveSAE, ConvolutionalSAE, 
 from tinysae.models.dictionary import TopKModel
 from tinysae.objective import Objective
 from tinysae.params import Params
+from tinysae.threads import one_blas_thread
 
 #: The threading layer this backend asks numba for (see the module docstring).
 PREFERRED_THREADING_LAYER = "workqueue"
@@ -120,9 +126,14 @@ THIN_WEIGHTS = 4096
 PARALLEL_ELEMENTS = 100_000
 
 #: Multiply-adds per block product in the thin-layer route. The products run inside numba's
-#: threads, and from about ``2^19`` multiply-adds on OpenBLAS starts threads of its own for one
-#: product, which then fight numba's (measured with 256-row blocks: n k = 1960 ran at 3.4 ms,
-#: n k = 2048 at 6.0 ms; with blocks sized by this rule, 3.7 ms), so blocks stay below that.
+#: threads, and from about ``2^19`` multiply-adds on an OpenBLAS allowed several threads starts
+#: threads of its own for one product, which then fight numba's (measured with 256-row blocks:
+#: n k = 1960 ran at 3.4 ms, n k = 2048 at 6.0 ms; with blocks sized by this rule, 3.7 ms), so
+#: blocks stay below that. The route now also holds BLAS to one thread while its kernels run
+#: (:func:`tinysae.threads.one_blas_thread`); with that, at the UFLDL shape, blocks of 64 to 1024
+#: rows took the same time within the noise (medians 10-14 ms, minima 8.7-9.8 ms, on a 2-core
+#: machine on a day it ran about three times slower than for the other timings here: the numpy
+#: reference took 36-42 ms per evaluation at that shape, not 12).
 THIN_BLOCK_WORK = 2**18
 
 _ACTIVATION_CODES = {"sigmoid": kernels.SIGMOID, "relu": kernels.RELU, "identity": kernels.IDENTITY}
@@ -386,7 +397,7 @@ def _thin(params: Params, X: np.ndarray, objective: Objective, block_rows: int |
         raise ValueError(f"block_rows must be a positive number of rows, got {block_rows}")
     dW2_part, dW1_part = np.empty((chunks, n, k), dtype), np.empty((chunks, k, n), dtype)
     dW2_block, dW1_block = np.empty((chunks, n, k), dtype), np.empty((chunks, k, n), dtype)
-    with _LOCK:
+    with _LOCK, one_blas_thread():
         # The BLAS route's buffers, same roles: H; D2 holding G = D3 W2 and then D2; D3 here
         # only as scratch space for one block of rows per thread.
         b = _get_buffers(m, n, k, dtype, chunks)

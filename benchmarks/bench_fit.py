@@ -38,6 +38,11 @@ measures, for ``--iterations`` L-BFGS iterations (400, the CLI's default; 5 with
   the same steps). tinysae's loop also evaluates loss and gradients on all of ``X`` at the start
   and after each epoch (its history); the torch loop computes the full-data loss after each
   epoch, without gradients, as a user logging it would;
+* what the matrix products alone cost (:func:`floor`): the five products of one evaluation
+  (``10 m n k`` flops) at the machine's matmul rate (a float64 1024 x 1024 square product by
+  numpy's BLAS under :func:`tinysae.threads.fit_threads`), and those five products by numpy on
+  the whole arrays; for the numba fit's evaluations, against the numba fit and a third of torch's
+  LBFGS fit (what "3x faster than torch" asks for): no backend evaluates faster than its products;
 * ``tinysae train`` with its defaults (``--max-iter`` the run's iterations, ``--out`` a
   temporary file), the wall time of the whole process, with numba's cache warm (one untimed
   ``--max-iter 1`` run first); on the UFLDL problem only, since those are its defaults.
@@ -152,6 +157,23 @@ class ProblemResult:
     cli: Fit | None = None
     agreement: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+    floor: Floor | None = None
+
+
+@dataclass(frozen=True)
+class Floor:
+    """What the matrix products alone cost: the machine's matmul rate (GFLOP/s of a large square
+    product), the ``flops`` of one evaluation's five products (``10 m n k``) and the median
+    seconds ``products_s`` of those five products by numpy on the whole arrays."""
+
+    rate_gflops: float
+    flops: int
+    products_s: float
+
+    @property
+    def at_rate_s(self) -> float:
+        """Seconds of one evaluation's products at the machine's matmul rate."""
+        return self.flops / (self.rate_gflops * 1e9)
 
 
 #: Untimed calls before an evaluation is timed: the first compiles or loads the Numba kernels,
@@ -202,6 +224,38 @@ def time_evaluation(backend: str, params: Params, X: np.ndarray, objective: Obje
     module = get_backend(backend, model)
     with fit_threads():
         return median_seconds(lambda: module.evaluate(model, params, batch), repeats)
+
+
+#: The side of the square float64 product that measures the machine's matmul rate.
+RATE_SIDE = 1024
+
+
+def matmul_rate(repeats: int) -> float:
+    """GFLOP/s of a float64 ``(RATE_SIDE, RATE_SIDE)`` square product by numpy's BLAS under
+    :func:`fit_threads` (the median of ``repeats``): the machine's matmul rate, about the best a
+    dense product reaches here."""
+    A = np.random.default_rng(0).standard_normal((RATE_SIDE, RATE_SIDE))
+    with fit_threads():
+        seconds = median_seconds(lambda: A @ A, repeats)
+    return 2 * RATE_SIDE**3 / seconds / 1e9
+
+
+def floor(params: Params, X: np.ndarray, repeats: int) -> Floor:
+    """The classic's five products of one evaluation (``X W1^T``, ``H W2^T``, ``D3^T H``,
+    ``D3 W2``, ``D2^T X``: docs/design.md's backward pass), timed by numpy on whole arrays under
+    :func:`fit_threads`, and the machine's matmul rate. No backend can evaluate the objective in
+    less time than its products take; these two say how long that is here."""
+    W1, W2 = params["W1"], params["W2"]
+    H = X @ W1.T  # (m, k): stands for H and for D2, which have its shape
+    D3 = H @ W2.T  # (m, n)
+
+    def five_products() -> None:
+        X @ W1.T, H @ W2.T, D3.T @ H, D3 @ W2, H.T @ X
+
+    with fit_threads():
+        products_s = median_seconds(five_products, repeats)
+    (m, n), k = X.shape, W1.shape[0]
+    return Floor(matmul_rate(repeats), 10 * m * n * k, products_s)
 
 
 def fit_tinysae(backend: str, params: Params, X: np.ndarray, objective: Objective, iterations: int,
@@ -411,6 +465,7 @@ def run_problem(problem: Problem, iterations: int, epochs: int, repeats: int, qu
         result.notes.append("torch not installed: no torch rows (pip install torch to compare)")
     else:
         result.agreement = torch_agreement(torch, params, X, objective)
+    result.floor = floor(params, X, repeats)
     for backend in BACKENDS:
         eval_s = time_evaluation(backend, params, X, objective, repeats)
         result.lbfgs.append(fit_tinysae(backend, params, X, objective, iterations, eval_s))
@@ -453,6 +508,8 @@ def table(result: ProblemResult) -> str:
         torch_s = seconds["torch LBFGS"]
         lines.append(f"tinysae numba / torch LBFGS: {ratio(seconds['tinysae numba'], torch_s)}  "
                      f"(scipy / torch: {ratio(seconds['scipy L-BFGS-B (numba)'], torch_s)})")
+    if result.floor is not None:
+        lines += floor_lines(result.floor, by_name["tinysae numba"], seconds.get("torch LBFGS"))
     header = f"{'Adam (batch 256, lr 1e-3)':<26}{'fit s':>9}{'epochs':>7}{'steps':>7}{'final J':>14}  notes"
     lines += ["", header, "-" * len(header)]
     for fit in result.adam:
@@ -465,6 +522,23 @@ def table(result: ProblemResult) -> str:
         lines += ["", f"{result.cli.name:<26}{result.cli.seconds:>9.2f} s wall  ({result.cli.note})"]
     lines += result.notes
     return "\n".join(lines)
+
+
+def floor_lines(floor: Floor, fit: Fit, torch_s: float | None) -> list[str]:
+    """What the products alone cost, for one evaluation and for ``fit``'s evaluations, against
+    the numba fit (and a third of torch's LBFGS fit, when there is one)."""
+    evals = fit.n_fev
+    lines = [
+        f"products alone: one evaluation's five, {floor.flops / 1e6:.1f} MFLOP, take "
+        f"{floor.at_rate_s * 1e3:.2f} ms at the machine's matmul rate ({floor.rate_gflops:.1f} GFLOP/s, "
+        f"float64 {RATE_SIDE}^3) and {floor.products_s * 1e3:.2f} ms by numpy on the whole arrays",
+        f"  for the numba fit's {evals} evaluations: {evals * floor.at_rate_s:.2f} s at that rate, "
+        f"{evals * floor.products_s:.2f} s by numpy; the fit took {fit.seconds:.2f} s "
+        f"({ratio(fit.seconds, evals * floor.at_rate_s)}x the first)",
+    ]
+    if torch_s is not None:
+        lines.append(f"  3x faster than torch LBFGS means a fit of at most {torch_s / 3:.2f} s")
+    return lines
 
 
 def plot(results: list[ProblemResult], path: Path) -> None:

@@ -38,7 +38,7 @@ measures, for ``--iterations`` L-BFGS iterations (400, the CLI's default; 5 with
   the same steps). tinysae's loop also evaluates loss and gradients on all of ``X`` at the start
   and after each epoch (its history); the torch loop computes the full-data loss after each
   epoch, without gradients, as a user logging it would;
-* what the matrix products alone cost (:func:`floor`): the five products of one evaluation
+* what the matrix products alone cost (:func:`measure_floor`): the five products of one evaluation
   (``10 m n k`` flops) at the machine's matmul rate (a float64 1024 x 1024 square product by
   numpy's BLAS under :func:`tinysae.threads.fit_threads`), and those five products by numpy on
   the whole arrays; for the numba fit's evaluations, against the numba fit and a third of torch's
@@ -240,7 +240,7 @@ def matmul_rate(repeats: int) -> float:
     return 2 * RATE_SIDE**3 / seconds / 1e9
 
 
-def floor(params: Params, X: np.ndarray, repeats: int) -> Floor:
+def measure_floor(params: Params, X: np.ndarray, repeats: int) -> Floor:
     """The classic's five products of one evaluation (``X W1^T``, ``H W2^T``, ``D3^T H``,
     ``D3 W2``, ``D2^T X``: docs/design.md's backward pass), timed by numpy on whole arrays under
     :func:`fit_threads`, and the machine's matmul rate. No backend can evaluate the objective in
@@ -465,7 +465,7 @@ def run_problem(problem: Problem, iterations: int, epochs: int, repeats: int, qu
         result.notes.append("torch not installed: no torch rows (pip install torch to compare)")
     else:
         result.agreement = torch_agreement(torch, params, X, objective)
-    result.floor = floor(params, X, repeats)
+    result.floor = measure_floor(params, X, repeats)
     for backend in BACKENDS:
         eval_s = time_evaluation(backend, params, X, objective, repeats)
         result.lbfgs.append(fit_tinysae(backend, params, X, objective, iterations, eval_s))

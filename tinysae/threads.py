@@ -82,11 +82,11 @@ _controller: ThreadpoolController | None = None
 def one_blas_thread() -> Iterator[None]:
     """Hold every BLAS pool to one thread inside the ``with`` block, then restore them.
 
-    For kernels whose own threads call BLAS, each on a small product (the Numba backend's
-    thin-layer route, :mod:`tinysae.backends.numba_cpu`): a BLAS that may use more than one thread
-    checks and coordinates its pool on each call even when the product is too small to split.
-    Measured on a 2-core machine, two numba threads each multiplying (163, 64) by (64, 25):
-    29-31 GFLOP/s in all with OpenBLAS allowed two threads, 37-40 GFLOP/s held to one.
+    For kernels whose own threads call BLAS, each on a product too small to split (the Numba
+    backend's thin-layer route, :mod:`tinysae.backends.numba_cpu`): an OpenBLAS allowed more
+    threads ran those products slower. Measured on a 2-core machine, two numba threads each
+    multiplying (163, 64) by (64, 25): 29-31 GFLOP/s in all with OpenBLAS allowed two threads,
+    37-40 GFLOP/s held to one.
 
     The pools are found once, by one :class:`threadpoolctl.ThreadpoolController` kept for the
     process (building one costs about a millisecond, more than limiting its pools: tens of

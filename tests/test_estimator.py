@@ -5,6 +5,8 @@ from __future__ import annotations
 import inspect
 import json
 import re
+import subprocess
+import sys
 import warnings
 import zipfile
 
@@ -513,6 +515,17 @@ def test_inverse_transform_checks_codes_the_same_way(model):
         model.inverse_transform(scipy.sparse.csr_matrix(np.ones((2, 5))))
     with pytest.raises(ValueError, match="H must be 2-D"):
         model.inverse_transform(np.ones(5))
+
+
+def test_the_estimators_module_does_not_import_scipy_sparse():
+    """Sparse input is refused without importing scipy.sparse, which ``tinysae train`` would
+    otherwise pay for at start-up: in a fresh interpreter without scikit-learn (the core install;
+    scikit-learn imports scipy.sparse itself), importing the estimators leaves it out."""
+    code = ("import sys; sys.modules['sklearn'] = None  # as if not installed: import raises ImportError\n"
+            "import tinysae.estimator; print(tinysae.estimator.SKLEARN_BASES, 'scipy.sparse' in sys.modules)")
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "False False"
 
 
 def test_dtypes_float32_and_float64_are_kept_others_become_float64():

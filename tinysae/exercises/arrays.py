@@ -32,7 +32,6 @@ __all__ = ["array_answer", "integer_arrays", "judge_array", "judge_arrays", "par
            "show_arrays"]
 
 
-
 def integer_arrays(shape: tuple[int, ...], low: int = -2, high: int = 2) -> st.SearchStrategy:
     """Float64 arrays of ``shape`` holding integers from ``low`` to ``high`` (they shrink to 0)."""
     return hnp.arrays(np.float64, shape, elements=st.integers(low, high).map(float))
